@@ -1,0 +1,2 @@
+//! The traffic generator behind `ringlet load` (being built).
+pub mod cli;
