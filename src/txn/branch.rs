@@ -6,13 +6,16 @@
 //! and a response read by another worker is handed to the owner without touching any table.
 //!
 //! ```text
-//!   z9hG4bK rl 1a2b3c4d 0003 0000002a 00000007 01
-//!   └cookie┘└┘└─salt──┘└wkr┘└─slot──┘└─gen───┘└fork
-//!            tag         worker  slot     generation  fork index
+//!   z9hG4bK rl 1a2b3c4d 0003 0000002a 00000007 01 9e3779b9
+//!   └cookie┘└┘└─salt──┘└wkr┘└─slot──┘└─gen───┘└┘ └─loop──┘
+//!            tag         worker  slot  generation fork  loop-detection hash
 //! ```
 //!
-//! All fields are fixed-width lower-case hex (39 bytes in all), so encoding writes into a
+//! All fields are fixed-width lower-case hex (47 bytes in all), so encoding writes into a
 //! stack array and decoding is a bounds check plus hex digits.
+//! - `loop` is the RFC 3261 §16.6 step 8 loop-detection hash of the request as received
+//!   (§16.3 step 4): a request that comes back with one of our Vias whose loop hash equals
+//!   the hash of the request now is a loop (482); a different hash is a spiral.
 //! - `salt` is chosen per process start, so a branch stays unique across restarts
 //!   (RFC 3261 §8.1.1.7: unique across space and time) even though slots and generations
 //!   restart from zero.
@@ -28,7 +31,7 @@ pub const MAGIC_COOKIE: &[u8] = b"z9hG4bK";
 const TAG: &[u8] = b"rl";
 
 /// Total length of an encoded branch.
-pub const BRANCH_LEN: usize = MAGIC_COOKIE.len() + TAG.len() + 8 + 4 + 8 + 8 + 2;
+pub const BRANCH_LEN: usize = MAGIC_COOKIE.len() + TAG.len() + 8 + 4 + 8 + 8 + 2 + 8;
 
 /// The decoded contents of one of our branches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +41,7 @@ pub struct BranchId {
     pub slot: u32,
     pub generation: u32,
     pub fork: u8,
+    pub loop_hash: u32,
 }
 
 /// An encoded branch value, kept on the stack.
@@ -100,6 +104,8 @@ impl BranchId {
         put_hex(&mut b[i..i + 8], u64::from(self.generation));
         i += 8;
         put_hex(&mut b[i..i + 2], u64::from(self.fork));
+        i += 2;
+        put_hex(&mut b[i..i + 8], u64::from(self.loop_hash));
         BranchBuf(b)
     }
 
@@ -123,6 +129,7 @@ impl BranchId {
             slot: field(8)? as u32,
             generation: field(8)? as u32,
             fork: field(2)? as u8,
+            loop_hash: field(8)? as u32,
         })
     }
 }
@@ -147,6 +154,7 @@ mod tests {
                 slot: 0,
                 generation: 0,
                 fork: 0,
+                loop_hash: 0,
             },
             BranchId {
                 salt: u32::MAX,
@@ -154,6 +162,7 @@ mod tests {
                 slot: u32::MAX,
                 generation: u32::MAX,
                 fork: u8::MAX,
+                loop_hash: u32::MAX,
             },
             BranchId {
                 salt: 0xdead_beef,
@@ -161,6 +170,7 @@ mod tests {
                 slot: 42,
                 generation: 7,
                 fork: 1,
+                loop_hash: 0x1234_5678,
             },
         ] {
             let enc = id.encode();
@@ -178,12 +188,10 @@ mod tests {
             slot: 3,
             generation: 4,
             fork: 5,
+            loop_hash: 6,
         }
         .encode();
-        assert_eq!(
-            good.as_str(),
-            "z9hG4bKrl00000001000200000003000000040".to_string() + "5"
-        );
+        assert_eq!(good.as_str(), "z9hG4bKrl00000001000200000003000000040500000006");
         assert_eq!(BranchId::decode(b"z9hG4bK776asdhds"), None);
         assert_eq!(BranchId::decode(b""), None);
         let mut bad = good.as_bytes().to_vec();
