@@ -31,6 +31,20 @@ use super::uri::Uri;
 /// [`Message::len`] says how many bytes this message took. Without a Content-Length the
 /// body runs to the end of `buf` (RFC 3261 §18.3, datagram transports).
 pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
+    parse_with(buf, false)
+}
+
+/// A forgiving parse for answering a message that [`parse`] refused: the Request-URI and
+/// version are taken as they are (anything between the first and last SP), a bad or
+/// too-large Content-Length makes the body run to the end of `buf`, and a missing blank
+/// line ends the header block at the end of `buf`. Header lines must still split into
+/// name and value. Use it only to build the 400 (with [`super::write_response`]) that
+/// [`ParseError::reason`] explains; never forward what it returns.
+pub fn parse_for_reply(buf: &[u8]) -> Result<Message<'_>, ParseError> {
+    parse_with(buf, true)
+}
+
+fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     if buf.len() > u32::MAX as usize {
         return Err(ParseError::new(K::MessageTooLarge, 0));
     }
@@ -49,17 +63,19 @@ pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     } else {
         nl
     };
-    let start_line = parse_start_line(buf, line_start, line_end)?;
+    let start_line = parse_start_line(buf, line_start, line_end, lenient)?;
     pos = nl + 1;
 
     let mut msg = Message::empty(buf, start_line, line_start as u32, pos as u32);
     let mut n = 0usize;
     loop {
-        if pos >= buf.len() {
-            return Err(ParseError::new(K::Incomplete, buf.len()));
-        }
         let nl = match memchr(b'\n', &buf[pos..]) {
             Some(i) => pos + i,
+            None if lenient => {
+                msg.headers_end = buf.len() as u32;
+                pos = buf.len();
+                break;
+            }
             None => return Err(ParseError::new(K::Incomplete, buf.len())),
         };
         let content_end = if nl > pos && buf[nl - 1] == b'\r' {
@@ -144,7 +160,12 @@ pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     let body_end = match msg.first_slot(HeaderId::ContentLength) {
         Some(slot) => {
             let v = &buf[slot.value_start as usize..slot.value_end as usize];
-            let cl = scan::parse_u32(v, u32::MAX).ok_or_else(|| {
+            let cl = scan::parse_u32(v, u32::MAX);
+            if lenient && !matches!(cl, Some(cl) if buf.len() - pos >= cl as usize) {
+                msg.len = buf.len() as u32;
+                return Ok(msg);
+            }
+            let cl = cl.ok_or_else(|| {
                 ParseError::in_header(
                     K::BadContentLength,
                     "Content-Length",
@@ -166,7 +187,12 @@ pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     Ok(msg)
 }
 
-fn parse_start_line(buf: &[u8], start: usize, end: usize) -> Result<StartLine<'_>, ParseError> {
+fn parse_start_line(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    lenient: bool,
+) -> Result<StartLine<'_>, ParseError> {
     let line = &buf[start..end];
     if line.starts_with(b"SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
@@ -216,15 +242,37 @@ fn parse_start_line(buf: &[u8], start: usize, end: usize) -> Result<StartLine<'_
             start + m,
         ));
     }
+    // Trailing white space after the version (RFC 4475 trws) is a malformed line, not an
+    // unknown version.
+    let trimmed = line.len()
+        - line
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+    if trimmed < line.len() && !lenient {
+        return Err(ParseError::new(K::BadStartLine, start + trimmed));
+    }
+    let line = &line[..trimmed];
     let last_sp = match memchr::memrchr(b' ', line) {
         Some(i) if i > m => i,
         _ => return Err(ParseError::new(K::BadStartLine, start + m)),
     };
-    if &line[last_sp + 1..] != b"SIP/2.0" {
-        return Err(ParseError::new(K::BadVersion, start + last_sp + 1));
+    let version = &line[last_sp + 1..];
+    if version != b"SIP/2.0" && !lenient {
+        // RFC 3261 §21.5.7 / RFC 4475 badvers: a well-formed but unknown version gets 505.
+        let well_formed = version.starts_with(b"SIP/") && version.len() > 4;
+        return Err(ParseError::new(
+            if well_formed {
+                K::BadVersion
+            } else {
+                K::BadStartLine
+            },
+            start + last_sp + 1,
+        ));
     }
     let uri = &line[m + 1..last_sp];
-    if !Uri::check_request_uri(uri) {
+    if !lenient && !Uri::check_request_uri(uri) {
         return Err(ParseError::new(K::BadRequestUri, start + m + 1));
     }
     Ok(StartLine::Request {
