@@ -76,8 +76,12 @@ impl ForwardingSnapshot {
 
     /// Read, parse and compile a table file.
     pub fn from_file(path: &Path) -> Result<ForwardingSnapshot, TableError> {
+        // Identity first: if the file changes after this, the watcher sees a difference.
+        let identity = watcher::identity(path);
         let text = read_table_file(path)?;
-        Self::parse(&text, path)
+        let mut snap = Self::parse(&text, path)?;
+        snap.source_identity = identity;
+        Ok(snap)
     }
 }
 

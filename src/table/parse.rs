@@ -477,8 +477,8 @@ fn parse_gateway(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Tab
                 }
             }
             Some(("prefix", v)) => {
-                if !syntax::is_number(v) {
-                    return Err(ctx.err(field, "prefix must be digits, optionally after +"));
+                if v != "+" && !syntax::is_number(v) {
+                    return Err(ctx.err(field, "prefix must be digits, + or +digits"));
                 }
                 prefix = v.to_string();
             }

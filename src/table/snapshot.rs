@@ -213,6 +213,8 @@ pub struct ForwardingSnapshot {
     pub(crate) international_prefix: Option<Box<str>>,
     pub(crate) default_voicemail: Option<Box<str>>,
     pub(crate) demo: bool,
+    /// The version of the source file read (taken just before reading it), for the watcher.
+    pub(crate) source_identity: Option<super::watcher::FileIdentity>,
 }
 
 /// Longest host we look up; longer is not a DNS name (RFC 1035 §2.3.4) nor an IP literal.
@@ -236,6 +238,7 @@ impl ForwardingSnapshot {
             international_prefix: None,
             default_voicemail: None,
             demo: false,
+            source_identity: None,
         }
     }
 

@@ -24,7 +24,7 @@ use super::handle::TableHandle;
 
 /// What identifies one version of the file on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileIdentity {
+pub(crate) struct FileIdentity {
     dev: u64,
     ino: u64,
     size: u64,
@@ -32,7 +32,7 @@ struct FileIdentity {
     mtime_ns: i64,
 }
 
-fn identity(path: &Path) -> Option<FileIdentity> {
+pub(crate) fn identity(path: &Path) -> Option<FileIdentity> {
     let m = std::fs::metadata(path).ok()?;
     Some(FileIdentity {
         dev: m.dev(),
@@ -77,8 +77,10 @@ impl Drop for TableWatcher {
     }
 }
 
-/// Watch `path` and reload `handle` from it whenever it changes. The identity at spawn
-/// time counts as already loaded (the caller loaded it to build the handle).
+/// Watch `path` and reload `handle` from it whenever it changes. The starting point is the
+/// file version the handle's snapshot was read from (its identity is taken just before the
+/// read), so a save between the first load and this call is not missed; if the snapshot
+/// came from elsewhere (the demo table), the version on disk now counts as loaded.
 pub fn spawn_watcher(
     handle: TableHandle,
     path: PathBuf,
@@ -87,10 +89,17 @@ pub fn spawn_watcher(
     let stop = Arc::new(AtomicBool::new(false));
     let attempts = Arc::new(AtomicU64::new(0));
     let (stop_t, attempts_t) = (stop.clone(), attempts.clone());
+    let mut seen = {
+        let current = handle.load();
+        if current.source() == path.as_path() && current.source_identity.is_some() {
+            current.source_identity
+        } else {
+            identity(&path)
+        }
+    };
     let thread = std::thread::Builder::new()
         .name("table-watch".into())
         .spawn(move || {
-            let mut seen = identity(&path);
             while !stop_t.load(Ordering::Acquire) {
                 std::thread::park_timeout(poll_interval);
                 if stop_t.load(Ordering::Acquire) {
