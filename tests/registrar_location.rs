@@ -22,7 +22,7 @@ fn change<'a>(call_id: &'a [u8], cseq: u32, contacts: ContactSet<'a>) -> Registe
         call_id,
         cseq,
         contacts,
-        path: b"",
+        path: &[],
         user_agent: b"test-ua",
         received: Some("127.0.0.1:5062".parse::<SocketAddr>().unwrap()),
         local: 0,
@@ -53,7 +53,7 @@ fn register_then_lookup_returns_the_binding_with_its_details() {
     let mut out = BindingList::new();
     let c = [contact(b"sip:alice@127.0.0.1:5062", 3600, 1000)];
     let mut ch = change(b"call-1", 1, ContactSet::Contacts(&c));
-    ch.path = b"<sip:edge.example.test;lr>";
+    ch.path = &[b"<sip:edge.example.test;lr>"];
     t.apply(AOR, t0, &ch, &mut out).unwrap();
     assert_eq!(
         contacts_of(&out),

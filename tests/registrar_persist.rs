@@ -26,7 +26,7 @@ fn change<'a>(call_id: &'a [u8], cseq: u32, contacts: ContactSet<'a>) -> Registe
         call_id,
         cseq,
         contacts,
-        path: b"<sip:edge.example.test;lr>",
+        path: &[b"<sip:edge.example.test;lr>"],
         user_agent: b"ua/2",
         received: Some("127.0.0.7:40000".parse().unwrap()),
         local: 1,

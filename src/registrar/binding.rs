@@ -104,9 +104,9 @@ pub struct Binding {
 pub struct BindingFields<'a> {
     pub contact: &'a [u8],
     pub call_id: &'a [u8],
-    /// Path header values of the REGISTER, in order, joined with `,` (RFC 3327 §5.3: the
-    /// route set a request to this contact takes, as a Route header value).
-    pub path: &'a [u8],
+    /// Path header values of the REGISTER, in order (RFC 3327 §5.3: the route set a
+    /// request to this contact takes); stored joined with `, ` as one Route header value.
+    pub path: &'a [&'a [u8]],
     pub user_agent: &'a [u8],
     pub q: QValue,
     pub cseq: u32,
@@ -125,16 +125,24 @@ impl Binding {
     /// REGISTER parser never yields such, a datagram being smaller).
     pub fn new(f: &BindingFields<'_>) -> Binding {
         let cut = |s: &[u8]| s.len().min(MAX_FIELD_LEN);
-        let (c, i, p, u) = (
-            cut(f.contact),
-            cut(f.call_id),
-            cut(f.path),
-            cut(f.user_agent),
-        );
-        let mut data = Vec::with_capacity(c + i + p + u);
+        let (c, i, u) = (cut(f.contact), cut(f.call_id), cut(f.user_agent));
+        let joined: usize = f
+            .path
+            .iter()
+            .map(|p| p.len() + 2)
+            .sum::<usize>()
+            .saturating_sub(2);
+        let p = joined.min(MAX_FIELD_LEN);
+        let mut data = Vec::with_capacity(c + i + joined + u);
         data.extend_from_slice(&f.contact[..c]);
         data.extend_from_slice(&f.call_id[..i]);
-        data.extend_from_slice(&f.path[..p]);
+        for (n, part) in f.path.iter().enumerate() {
+            if n > 0 {
+                data.extend_from_slice(b", ");
+            }
+            data.extend_from_slice(part);
+        }
+        data.truncate(c + i + p);
         data.extend_from_slice(&f.user_agent[..u]);
         Binding {
             data: data.into_boxed_slice(),
@@ -314,7 +322,7 @@ impl<'a> BindingRef<'a> {
 mod tests {
     use super::*;
 
-    fn fields<'a>(contact: &'a [u8], path: &'a [u8]) -> BindingFields<'a> {
+    fn fields<'a>(contact: &'a [u8], path: &'a [&'a [u8]]) -> BindingFields<'a> {
         BindingFields {
             contact,
             call_id: b"cid-1",
@@ -332,10 +340,13 @@ mod tests {
 
     #[test]
     fn fields_round_trip_through_the_single_allocation() {
-        let b = Binding::new(&fields(b"sip:a@127.0.0.1:5062", b"<sip:edge;lr>"));
+        let b = Binding::new(&fields(
+            b"sip:a@127.0.0.1:5062",
+            &[b"<sip:edge;lr>", b"<sip:core;lr>"],
+        ));
         assert_eq!(b.contact(), b"sip:a@127.0.0.1:5062");
         assert_eq!(b.call_id(), b"cid-1");
-        assert_eq!(b.path(), b"<sip:edge;lr>");
+        assert_eq!(b.path(), b"<sip:edge;lr>, <sip:core;lr>");
         assert_eq!(b.user_agent(), b"phone/1");
         assert_eq!(b.remaining_secs(0), 11);
         assert_eq!(b.remaining_secs(500), 10);
@@ -345,7 +356,7 @@ mod tests {
 
     #[test]
     fn binding_list_reuses_its_buffers() {
-        let b = Binding::new(&fields(b"sip:a@127.0.0.1", b""));
+        let b = Binding::new(&fields(b"sip:a@127.0.0.1", &[]));
         let mut list = BindingList::new();
         list.push(&b, 0);
         list.push(&b, 0);

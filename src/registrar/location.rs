@@ -60,8 +60,8 @@ pub struct RegisterChange<'a> {
     pub call_id: &'a [u8],
     pub cseq: u32,
     pub contacts: ContactSet<'a>,
-    /// Path header values joined by `,` (RFC 3327), or empty.
-    pub path: &'a [u8],
+    /// Path header values in order (RFC 3327), or none.
+    pub path: &'a [&'a [u8]],
     pub user_agent: &'a [u8],
     pub received: Option<std::net::SocketAddr>,
     pub local: ListenerId,

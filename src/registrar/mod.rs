@@ -13,7 +13,7 @@
 //!
 //! Files: [`binding`] (one binding, the virtual clock, the caller-owned result list),
 //! [`location`] (the sharded table), [`persist`] (SQLite write-behind and reload),
-//! [`config`] (`[registrar]` settings).
+//! [`register`] (REGISTER processing), [`config`] (`[registrar]` settings).
 //!
 //! Nothing here reads a clock or a socket on a worker's path: `now: Instant` is passed in,
 //! and the table's [`TimeBase`] maps it to milliseconds and, for the database, to Unix time.
@@ -22,6 +22,7 @@ pub mod binding;
 pub mod config;
 pub mod location;
 pub mod persist;
+pub mod register;
 
 pub use binding::{BindingFlags, BindingList, BindingRef, QValue, TimeBase, DEFAULT_Q};
 pub use config::{RegistrarConfig, RegistrarConfigError};
@@ -31,4 +32,8 @@ pub use location::{
 };
 pub use persist::{
     LoadReport, PersistError, PersistHandle, PersistStatsSnapshot, RegistrationStore,
+};
+pub use register::{
+    AorLookup, ExpiryPolicy, Granted, ParsedRegister, RegisterCounters, RegisterDisposition,
+    RegisterOutcome, RegisterSource, Registrar, RequestedContact, SubscriberDirectory,
 };

@@ -344,7 +344,7 @@ fn row_to_binding(row: &rusqlite::Row<'_>, time: &TimeBase) -> Result<(Vec<u8>, 
     let b = Binding::new(&BindingFields {
         contact: &contact,
         call_id: &call_id,
-        path: &path,
+        path: &[&path],
         user_agent: &ua,
         q,
         cseq,
