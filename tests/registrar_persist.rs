@@ -297,3 +297,41 @@ fn errors_name_the_database_file() {
     );
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[test]
+fn start_persistence_follows_the_config() {
+    use ringlet::registrar::{start_persistence, RegistrarConfig};
+    let t0 = Instant::now();
+    let table = Arc::new(LocationTable::new(TimeBase::new(t0, WALL0), 8, 8));
+    let off = RegistrarConfig::in_memory();
+    assert!(start_persistence(&off, &table, WALL0).unwrap().is_none());
+
+    let path = db_path("config");
+    let cfg = RegistrarConfig {
+        db_path: Some(path.clone()),
+        batch_interval_ms: 250,
+        ..RegistrarConfig::default()
+    };
+    let (handle, report) = start_persistence(&cfg, &table, WALL0).unwrap().unwrap();
+    assert_eq!(report.loaded, 0);
+    assert_eq!(handle.stats().batch_interval_ms, 250);
+    register(
+        &table,
+        "alice@example.test",
+        "sip:alice@127.0.0.7:40000",
+        3600,
+        1,
+        t0,
+    );
+    drop(handle); // final batch on drop
+
+    let again = Arc::new(LocationTable::new(TimeBase::new(t0, WALL0), 8, 8));
+    let (handle, report) = start_persistence(&cfg, &again, WALL0 + 1000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.loaded, 1);
+    let mut out = BindingList::new();
+    assert_eq!(again.lookup(b"alice@example.test", t0, &mut out), 1);
+    drop(handle);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

@@ -31,7 +31,8 @@ pub use location::{
     SweepReport,
 };
 pub use persist::{
-    LoadReport, PersistError, PersistHandle, PersistStatsSnapshot, RegistrationStore,
+    start_persistence, LoadReport, PersistError, PersistHandle, PersistStatsSnapshot,
+    RegistrationStore,
 };
 pub use register::{
     AorLookup, ExpiryPolicy, Granted, ParsedRegister, RegisterCounters, RegisterDisposition,

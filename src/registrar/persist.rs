@@ -609,3 +609,25 @@ impl Writer {
         Ok(rows)
     }
 }
+
+/// What the runtime calls once at start: if `cfg` names a database, open it, load the
+/// bindings still valid at `wall_now_unix_ms` into `table`, and start the write-behind
+/// writer with the configured batch interval and queue. `None` when persistence is off.
+/// Stop it with [`PersistHandle::stop`] (or drop it) at shutdown for a final batch.
+pub fn start_persistence(
+    cfg: &super::RegistrarConfig,
+    table: &Arc<LocationTable>,
+    wall_now_unix_ms: u64,
+) -> Result<Option<(PersistHandle, LoadReport)>, PersistError> {
+    let Some(path) = cfg.db_file() else {
+        return Ok(None);
+    };
+    let mut store = RegistrationStore::open(path)?;
+    let report = store.load_into(table, wall_now_unix_ms)?;
+    let handle = store.start(
+        table.clone(),
+        cfg.batch_interval(),
+        cfg.queue_capacity as usize,
+    )?;
+    Ok(Some((handle, report)))
+}
