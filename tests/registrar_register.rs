@@ -93,7 +93,9 @@ impl Fixture {
     }
 
     fn headers(&self) -> String {
-        String::from_utf8(self.out.headers().to_vec()).unwrap()
+        let mut lines = Vec::new();
+        self.out.write_header_lines(&mut lines);
+        String::from_utf8(lines).unwrap()
     }
 
     fn lookup(&self, aor: &str, at_secs: u64) -> BindingList {

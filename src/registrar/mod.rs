@@ -36,5 +36,6 @@ pub use persist::{
 };
 pub use register::{
     AorLookup, ExpiryPolicy, Granted, ParsedRegister, RegisterCounters, RegisterDisposition,
-    RegisterOutcome, RegisterSource, Registrar, RequestedContact, SubscriberDirectory,
+    RegisterOutcome, RegisterSource, Registrar, RequestedContact, ResponseHeader,
+    SubscriberDirectory,
 };

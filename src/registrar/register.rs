@@ -20,6 +20,7 @@
 //! arrays (no allocation); [`RegisterOutcome`] is the per-worker, reusable answer.
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -219,13 +220,39 @@ pub struct RegisterCounters {
     pub too_many_contacts: u64,
 }
 
-/// The answer to one REGISTER, reused across requests by one worker.
+/// A header line the registrar adds to its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseHeader {
+    /// One per current binding in a 200 (RFC 3261 §10.3 step 8).
+    Contact,
+    /// With 423 (RFC 3261 §20.23).
+    MinExpires,
+    /// With 420 (RFC 3261 §20.40).
+    Unsupported,
+    /// The stored Path echoed in a 200 (RFC 3327 §5.3).
+    Path,
+}
+
+impl ResponseHeader {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResponseHeader::Contact => "Contact",
+            ResponseHeader::MinExpires => "Min-Expires",
+            ResponseHeader::Unsupported => "Unsupported",
+            ResponseHeader::Path => "Path",
+        }
+    }
+}
+
+/// The answer to one REGISTER, reused across requests by one worker: after warm-up,
+/// answering does not allocate (header values live in one arena kept across requests).
 #[derive(Debug, Default)]
 pub struct RegisterOutcome {
     pub status: u16,
     pub reason: &'static str,
-    /// Header lines for the response, each ending in CRLF (Contact, Min-Expires, ...).
-    headers: Vec<u8>,
+    /// Header values, back to back; `fields` indexes them.
+    values: Vec<u8>,
+    fields: Vec<(ResponseHeader, Range<usize>)>,
     /// After a 200: the current bindings, highest q first.
     pub bindings: BindingList,
     /// The canonical AoR the request addressed (empty before step 5).
@@ -239,9 +266,22 @@ impl RegisterOutcome {
         Self::default()
     }
 
-    /// Header lines to add to the response, CRLF-terminated.
-    pub fn headers(&self) -> &[u8] {
-        &self.headers
+    /// The header fields to add to the response, in order.
+    pub fn header_fields(&self) -> impl ExactSizeIterator<Item = (ResponseHeader, &[u8])> {
+        self.fields
+            .iter()
+            .map(|(h, r)| (*h, &self.values[r.clone()]))
+    }
+
+    /// Appends the header fields as `Name: value` CRLF lines, for a caller writing the
+    /// response itself.
+    pub fn write_header_lines(&self, out: &mut Vec<u8>) {
+        for (h, v) in self.header_fields() {
+            out.extend_from_slice(h.name().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
     }
 
     /// The AoR key (`user@domain`) of the last request, once resolved.
@@ -252,7 +292,8 @@ impl RegisterOutcome {
     fn reset(&mut self) {
         self.status = 0;
         self.reason = "";
-        self.headers.clear();
+        self.values.clear();
+        self.fields.clear();
         self.bindings.clear();
         self.aor.clear();
     }
@@ -275,11 +316,35 @@ impl RegisterOutcome {
         RegisterDisposition::Answered
     }
 
-    fn header(&mut self, name: &[u8], value: &[u8]) {
-        self.headers.extend_from_slice(name);
-        self.headers.extend_from_slice(b": ");
-        self.headers.extend_from_slice(value);
-        self.headers.extend_from_slice(b"\r\n");
+    /// Adds a header whose value `write` appends to the arena.
+    fn header_with(&mut self, h: ResponseHeader, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.values.len();
+        write(&mut self.values);
+        self.fields.push((h, start..self.values.len()));
+    }
+
+    fn header(&mut self, h: ResponseHeader, value: &[u8]) {
+        self.header_with(h, |v| v.extend_from_slice(value));
+    }
+
+    /// One Contact per current binding: `<uri>;expires=N[;q=0.x]` (RFC 3261 §10.3 step 8).
+    fn contacts_from_bindings(&mut self) {
+        let mut buf = itoa_buf();
+        for i in 0..self.bindings.len() {
+            let Some(b) = self.bindings.get(i) else { break };
+            let start = self.values.len();
+            self.values.push(b'<');
+            self.values.extend_from_slice(b.contact());
+            self.values.extend_from_slice(b">;expires=");
+            self.values
+                .extend_from_slice(fmt_u32(b.expires_in(), &mut buf));
+            if b.q() != DEFAULT_Q {
+                self.values.extend_from_slice(b";q=");
+                write_q(b.q(), &mut self.values);
+            }
+            self.fields
+                .push((ResponseHeader::Contact, start..self.values.len()));
+        }
     }
 }
 
@@ -323,7 +388,7 @@ impl Registrar {
         out.counters.requests += 1;
         // Step 2: the only extension a registrar here honours in Require is `path`.
         if let Some(tag) = req.unsupported {
-            out.header(b"Unsupported", tag);
+            out.header(ResponseHeader::Unsupported, tag);
             return out.answer(420, "Bad Extension");
         }
         if req.overflow {
@@ -353,7 +418,7 @@ impl Registrar {
                     // RFC 3261 §10.3 step 7 / §20.23: tell the UA the least we accept.
                     let mut buf = itoa_buf();
                     let min = fmt_u32(self.policy.min, &mut buf);
-                    out.header(b"Min-Expires", min);
+                    out.header(ResponseHeader::MinExpires, min);
                     return out.answer(423, "Interval Too Brief");
                 }
             };
@@ -398,35 +463,19 @@ impl Registrar {
             }
         }
         // Step 8: every current binding with its remaining expiry.
-        write_contacts(&out.bindings, &mut out.headers);
+        out.contacts_from_bindings();
         if req.supported_path && req.n_path > 0 {
             // RFC 3327 §5.3: echo the stored Path to a UA that supports it.
-            out.headers.extend_from_slice(b"Path: ");
-            for (i, p) in req.path().iter().enumerate() {
-                if i > 0 {
-                    out.headers.extend_from_slice(b", ");
+            out.header_with(ResponseHeader::Path, |v| {
+                for (i, p) in req.path().iter().enumerate() {
+                    if i > 0 {
+                        v.extend_from_slice(b", ");
+                    }
+                    v.extend_from_slice(p);
                 }
-                out.headers.extend_from_slice(p);
-            }
-            out.headers.extend_from_slice(b"\r\n");
+            });
         }
         out.answer(200, "OK")
-    }
-}
-
-/// `Contact: <uri>;expires=N[;q=0.x]` for each binding (RFC 3261 §10.3 step 8).
-pub fn write_contacts(bindings: &BindingList, out: &mut Vec<u8>) {
-    let mut buf = itoa_buf();
-    for b in bindings.iter() {
-        out.extend_from_slice(b"Contact: <");
-        out.extend_from_slice(b.contact());
-        out.extend_from_slice(b">;expires=");
-        out.extend_from_slice(fmt_u32(b.expires_in(), &mut buf));
-        if b.q() != DEFAULT_Q {
-            out.extend_from_slice(b";q=");
-            write_q(b.q(), out);
-        }
-        out.extend_from_slice(b"\r\n");
     }
 }
 
