@@ -100,6 +100,8 @@ pub enum Directive {
 /// A directive and the line that holds it.
 #[derive(Debug, Clone)]
 pub struct Located {
+    /// Index of the file in the table's file list (a table may be a folder of files).
+    pub file: u16,
     pub line: u32,
     pub directive: Directive,
 }
@@ -152,7 +154,7 @@ fn parse_transport(s: &str) -> Option<Transport> {
 }
 
 /// Parse every line; return the directives or every error found (in line order).
-pub fn parse_text(text: &str, file: &Path) -> (Vec<Located>, Vec<TableError>) {
+pub fn parse_text(text: &str, file: &Path, file_index: u16) -> (Vec<Located>, Vec<TableError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (idx, line) in text.lines().enumerate() {
@@ -166,6 +168,7 @@ pub fn parse_text(text: &str, file: &Path) -> (Vec<Located>, Vec<TableError>) {
         }
         match parse_line(&ctx, &tokens) {
             Ok(directive) => out.push(Located {
+                file: file_index,
                 line: ctx.line,
                 directive,
             }),
