@@ -57,6 +57,22 @@ fn build(
     errors: &mut Vec<TableError>,
 ) -> ForwardingSnapshot {
     let mut snap = ForwardingSnapshot::empty();
+    // One pass to sort directives by kind (file order kept within a kind), so each step
+    // below walks only its own lines: a big table is mostly `user` and `did` lines.
+    let mut kinds: [Vec<&Located>; 8] = Default::default();
+    for d in directives {
+        let k = match d.directive {
+            Directive::Domain(_) | Directive::InternationalPrefix(_) => 0,
+            Directive::User { .. } => 1,
+            Directive::Alias { .. } => 2,
+            Directive::Did { .. } => 3,
+            Directive::Forward { .. } | Directive::Voicemail { .. } => 4,
+            Directive::Gateway { .. } => 5,
+            Directive::Route { .. } => 6,
+            Directive::Peer { .. } => 7,
+        };
+        kinds[k].push(d);
+    }
     let err = |d: &Located, field: String, reason: String| {
         TableError::new(&files[usize::from(d.file)], d.line, field, reason)
     };
@@ -73,7 +89,7 @@ fn build(
     // 1. Domains and the international prefix.
     let mut domain_lines: Vec<(u16, u32)> = Vec::new();
     let mut intl_line = (0u16, 0u32);
-    for d in directives {
+    for &d in &kinds[0] {
         match &d.directive {
             Directive::Domain(names) => {
                 for name in names {
@@ -114,8 +130,8 @@ fn build(
     }
 
     // 2. Subscribers.
-    let mut group_index: HashMap<String, u8> = HashMap::new();
-    for d in directives {
+    let mut group_index: FastMap<&str, u8> = FastMap::default();
+    for &d in &kinds[1] {
         let Directive::User {
             aor,
             md5,
@@ -126,11 +142,11 @@ fn build(
         else {
             continue;
         };
-        let field = format!("subscriber \"{aor}\"");
+        let field = || format!("subscriber \"{aor}\"");
         let Some(dom) = snap.domain_index.get(aor.domain.as_bytes()).copied() else {
             errors.push(err(
                 d,
-                field,
+                field(),
                 format!("unknown domain \"{}\" (add a domain line)", aor.domain),
             ));
             continue;
@@ -140,7 +156,7 @@ fn build(
             let first = at(d, s.file, s.line);
             errors.push(err(
                 d,
-                field,
+                field(),
                 format!("duplicate subscriber (first at {first})"),
             ));
             continue;
@@ -149,10 +165,10 @@ fn build(
         let mut too_many = false;
         for g in groups {
             let next = group_index.len();
-            let bit = match group_index.get(g) {
+            let bit = match group_index.get(g.as_str()) {
                 Some(b) => *b,
                 None if next < MAX_GROUPS => {
-                    group_index.insert(g.clone(), next as u8);
+                    group_index.insert(g.as_str(), next as u8);
                     snap.group_names.push(g.as_str().into());
                     next as u8
                 }
@@ -166,7 +182,7 @@ fn build(
         if too_many {
             errors.push(err(
                 d,
-                field,
+                field(),
                 format!("more than {MAX_GROUPS} distinct groups in the table"),
             ));
             continue;
@@ -202,16 +218,17 @@ fn build(
     };
 
     // 3. Aliases, then DIDs (which hold in every local domain).
-    let mut alias_lines: HashMap<(u32, String), (u16, u32)> = HashMap::new();
-    for d in directives {
+    let mut alias_lines: FastMap<(u32, &str), (u16, u32)> = FastMap::default();
+    let mut accepted_aliases: Vec<(u32, &str, u16, u32)> = Vec::new();
+    for &d in &kinds[2] {
         let Directive::Alias { alias, target } = &d.directive else {
             continue;
         };
-        let field = format!("alias \"{alias}\"");
+        let field = || format!("alias \"{alias}\"");
         let Some(dom) = snap.domain_index.get(alias.domain.as_bytes()).copied() else {
             errors.push(err(
                 d,
-                field,
+                field(),
                 format!("unknown domain \"{}\"", alias.domain),
             ));
             continue;
@@ -219,7 +236,7 @@ fn build(
         let target_id = match find(&snap, target) {
             Ok(id) => id,
             Err(r) => {
-                errors.push(err(d, field, format!("target {r}")));
+                errors.push(err(d, field(), format!("target {r}")));
                 continue;
             }
         };
@@ -229,76 +246,94 @@ fn build(
             let line = at(d, s.file, s.line);
             errors.push(err(
                 d,
-                field,
+                field(),
                 format!("collides with the subscriber at {line}"),
             ));
             continue;
         }
-        let key = (dom.0, alias.user.clone());
+        let key = (dom.0, alias.user.as_str());
         if let Some(&(ff, fl)) = alias_lines.get(&key) {
             let first = at(d, ff, fl);
-            errors.push(err(d, field, format!("duplicate alias (first at {first})")));
+            errors.push(err(
+                d,
+                field(),
+                format!("duplicate alias (first at {first})"),
+            ));
             continue;
         }
         alias_lines.insert(key, (d.file, d.line));
+        accepted_aliases.push((dom.0, alias.user.as_str(), d.file, d.line));
         domain
             .aliases
             .insert(alias.user.as_bytes().into(), target_id);
     }
-    let mut did_lines: HashMap<String, (u16, u32)> = HashMap::new();
-    for d in directives {
+    // Every subscriber and alias user name, for the DID collision check (built only when
+    // there are DIDs; first definition wins).
+    enum Name {
+        Subscriber(SubscriberId),
+        Alias(u32, u16, u32),
+    }
+    let mut names: FastMap<&[u8], Name> = FastMap::default();
+    if !kinds[3].is_empty() {
+        names.reserve(snap.subscribers.len() + accepted_aliases.len());
+        for s in &snap.subscribers {
+            names
+                .entry(s.user.as_bytes())
+                .or_insert(Name::Subscriber(s.id));
+        }
+        for &(dom, user, f, l) in &accepted_aliases {
+            names
+                .entry(user.as_bytes())
+                .or_insert(Name::Alias(dom, f, l));
+        }
+    }
+    let mut did_lines: FastMap<&str, (u16, u32)> = FastMap::default();
+    for &d in &kinds[3] {
         let Directive::Did { number, target } = &d.directive else {
             continue;
         };
-        let field = format!("did \"{number}\"");
+        let field = || format!("did \"{number}\"");
         let target_id = match find(&snap, target) {
             Ok(id) => id,
             Err(r) => {
-                errors.push(err(d, field, format!("target {r}")));
+                errors.push(err(d, field(), format!("target {r}")));
                 continue;
             }
         };
-        if let Some(&(ff, fl)) = did_lines.get(number) {
+        if let Some(&(ff, fl)) = did_lines.get(number.as_str()) {
             let first = at(d, ff, fl);
-            errors.push(err(d, field, format!("duplicate DID (first at {first})")));
+            errors.push(err(d, field(), format!("duplicate DID (first at {first})")));
             continue;
         }
         // A DID answers in every local domain, so it must not shadow (or be shadowed by)
         // a subscriber or alias of any of them.
-        let mut clash = None;
-        for (di, dom) in snap.domains.iter().enumerate() {
-            if let Some(s) = dom.users.get(number.as_bytes()) {
-                let s = &snap.subscribers[s.0 as usize];
-                clash = Some(format!(
+        let clash = names.get(number.as_bytes()).map(|n| match *n {
+            Name::Subscriber(id) => {
+                let s = &snap.subscribers[id.0 as usize];
+                format!(
                     "collides with subscriber \"{number}@{}\" ({})",
-                    dom.name,
+                    snap.domains[s.domain.0 as usize].name,
                     at(d, s.file, s.line)
-                ));
-                break;
+                )
             }
-            if dom.aliases.contains_key(number.as_bytes()) {
-                let line = alias_lines
-                    .get(&(di as u32, number.clone()))
-                    .map_or_else(String::new, |&(f, l)| at(d, f, l));
-                clash = Some(format!(
-                    "collides with alias \"{number}@{}\" ({line})",
-                    dom.name
-                ));
-                break;
-            }
-        }
+            Name::Alias(dom, f, l) => format!(
+                "collides with alias \"{number}@{}\" ({})",
+                snap.domains[dom as usize].name,
+                at(d, f, l)
+            ),
+        });
         if let Some(reason) = clash {
-            errors.push(err(d, field, reason));
+            errors.push(err(d, field(), reason));
             continue;
         }
-        did_lines.insert(number.clone(), (d.file, d.line));
+        did_lines.insert(number.as_str(), (d.file, d.line));
         snap.dids.insert(number.as_bytes().into(), target_id);
     }
 
     // 4. Call forwarding and voicemail.
-    let mut forward_lines: HashMap<(u32, &'static str), (u16, u32)> = HashMap::new();
+    let mut forward_lines: FastMap<(u32, &'static str), (u16, u32)> = FastMap::default();
     let mut voicemail_lines: HashMap<Option<u32>, (u16, u32)> = HashMap::new();
-    for d in directives {
+    for &d in &kinds[4] {
         match &d.directive {
             Directive::Forward {
                 target,
@@ -306,11 +341,11 @@ fn build(
                 uri,
                 timeout,
             } => {
-                let field = format!("forward for \"{target}\"");
+                let field = || format!("forward for \"{target}\"");
                 let id = match find(&snap, target) {
                     Ok(id) => id,
                     Err(r) => {
-                        errors.push(err(d, field, r));
+                        errors.push(err(d, field(), r));
                         continue;
                     }
                 };
@@ -318,7 +353,7 @@ fn build(
                     let first = at(d, ff, fl);
                     errors.push(err(
                         d,
-                        field,
+                        field(),
                         format!("{} given twice (first at {first})", kind.keyword()),
                     ));
                     continue;
@@ -371,7 +406,7 @@ fn build(
 
     // 5. Gateways, then the routes that name them.
     let mut gateway_index: HashMap<&str, GatewayId> = HashMap::new();
-    for d in directives {
+    for &d in &kinds[5] {
         let Directive::Gateway {
             name,
             host,
@@ -407,19 +442,19 @@ fn build(
             file: d.file,
         });
     }
-    for d in directives {
+    for &d in &kinds[6] {
         let Directive::Route { prefix, gateways } = &d.directive else {
             continue;
         };
         let shown = if prefix.is_empty() { "*" } else { prefix };
-        let field = format!("route \"{shown}\"");
+        let field = || format!("route \"{shown}\"");
         let mut ids = Vec::with_capacity(gateways.len());
         for g in gateways {
             match gateway_index.get(g.as_str()) {
                 Some(id) => ids.push(*id),
                 None => errors.push(err(
                     d,
-                    field.clone(),
+                    field(),
                     format!("gateway \"{g}\" is not defined (add a gateway line)"),
                 )),
             }
@@ -433,7 +468,7 @@ fn build(
             let first = at(d, r.file, r.line);
             errors.push(err(
                 d,
-                field,
+                field(),
                 format!("duplicate prefix (first at {first})"),
             ));
             continue;
@@ -447,7 +482,7 @@ fn build(
     }
 
     // 6. Trusted peers.
-    for d in directives {
+    for &d in &kinds[7] {
         let Directive::Peer {
             ip,
             port,

@@ -89,10 +89,7 @@ pub fn spawn_watcher(
                     continue;
                 }
                 seen = now;
-                match handle.reload_from(&path) {
-                    Ok(report) => eprintln!("ringlet: {report}"),
-                    Err(e) => eprintln!("ringlet: table reload refused, previous table kept: {e}"),
-                }
+                handle.reload_logged(&path);
                 attempts_t.fetch_add(1, Ordering::AcqRel);
             }
         })?;
