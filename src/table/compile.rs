@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::TableError;
 use super::hash::FastMap;
+use super::key::BytesKey;
 use super::parse::{self, Aor, Directive, ForwardKind, Located, DEFAULT_NO_ANSWER_TIMEOUT_S};
 use super::snapshot::{
     CallForward, Domain, DomainId, ForwardingSnapshot, Gateway, GatewayId, PrefixRoute, Subscriber,
@@ -104,7 +105,7 @@ fn build(
                         continue;
                     }
                     let id = DomainId(snap.domains.len() as u32);
-                    snap.domain_index.insert(name.as_bytes().into(), id);
+                    snap.domain_index.insert(BytesKey::new(name.as_bytes()), id);
                     snap.domains.push(Domain {
                         name: name.as_str().into(),
                         users: FastMap::default(),
@@ -190,7 +191,7 @@ fn build(
         let id = SubscriberId(snap.subscribers.len() as u32);
         snap.domains[dom.0 as usize]
             .users
-            .insert(aor.user.as_bytes().into(), id);
+            .insert(BytesKey::new(aor.user.as_bytes()), id);
         snap.subscribers.push(Subscriber {
             id,
             user: aor.user.as_str().into(),
@@ -265,7 +266,7 @@ fn build(
         accepted_aliases.push((dom.0, alias.user.as_str(), d.file, d.line));
         domain
             .aliases
-            .insert(alias.user.as_bytes().into(), target_id);
+            .insert(BytesKey::new(alias.user.as_bytes()), target_id);
     }
     // Every subscriber and alias user name, for the DID collision check (built only when
     // there are DIDs; first definition wins).
@@ -327,7 +328,8 @@ fn build(
             continue;
         }
         did_lines.insert(number.as_str(), (d.file, d.line));
-        snap.dids.insert(number.as_bytes().into(), target_id);
+        snap.dids
+            .insert(BytesKey::new(number.as_bytes()), target_id);
     }
 
     // 4. Call forwarding and voicemail.

@@ -21,6 +21,7 @@ mod error;
 pub mod ha1;
 mod handle;
 mod hash;
+mod key;
 mod parse;
 mod snapshot;
 mod source;

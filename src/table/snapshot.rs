@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::hash::FastMap;
+use super::key::BytesKey;
 use super::trie::DigitTrie;
 use super::Transport;
 
@@ -195,8 +196,8 @@ impl std::fmt::Display for TableCounts {
 #[derive(Debug, Clone)]
 pub(crate) struct Domain {
     pub(crate) name: Box<str>,
-    pub(crate) users: FastMap<Box<[u8]>, SubscriberId>,
-    pub(crate) aliases: FastMap<Box<[u8]>, SubscriberId>,
+    pub(crate) users: FastMap<BytesKey, SubscriberId>,
+    pub(crate) aliases: FastMap<BytesKey, SubscriberId>,
 }
 
 /// The immutable forwarding table. Built by [`ForwardingSnapshot::parse`] /
@@ -207,9 +208,9 @@ pub struct ForwardingSnapshot {
     pub(crate) source: PathBuf,
     pub(crate) source_files: Vec<PathBuf>,
     pub(crate) domains: Vec<Domain>,
-    pub(crate) domain_index: FastMap<Box<[u8]>, DomainId>,
+    pub(crate) domain_index: FastMap<BytesKey, DomainId>,
     pub(crate) subscribers: Vec<Subscriber>,
-    pub(crate) dids: FastMap<Box<[u8]>, SubscriberId>,
+    pub(crate) dids: FastMap<BytesKey, SubscriberId>,
     pub(crate) group_names: Vec<Box<str>>,
     pub(crate) peers: Vec<TrustedPeer>,
     pub(crate) peer_index: FastMap<IpAddr, Vec<u32>>,
