@@ -7,9 +7,10 @@
 //! ```text
 //!  required params ─► algorithm ─► realm ─► blocked? ─► qop/nc/cnonce ─► opaque ─► uri
 //!      Malformed   Unsupported  WrongRealm  Blocked      Malformed      Malformed  UriMismatch
-//!  ─► nonce MAC ─► HA1 for alg ─► response == expected? ─► nonce expired / other worker?
-//!      BadNonce    (unknown user   WrongPassword (counted)     StaleNonce
-//!                   = WrongPassword)
+//!  ─► nonce MAC ─► response hex ─► HA1 for alg ─► response == expected? ─► nonce expired
+//!      BadNonce    Malformed       Unsupported    WrongPassword (counted;     or another
+//!                                                 also unknown user, hashed   worker's?
+//!                                                 against a dummy HA1)        StaleNonce
 //!  ─► nc > highest seen? ─► record nc ─► Ok
 //!      Replay / StaleNonce (forgotten)
 //! ```
@@ -267,31 +268,38 @@ impl Authenticator {
             NonceCheck::Forged => return VerifyResult::BadNonce,
         };
 
-        let Some(stored) = stored else {
-            // Unknown user: indistinguishable from a wrong password, and counted as one.
-            *newly_blocked = self.failures.record_failure(now, Some(user), request.src);
-            return VerifyResult::WrongPassword;
-        };
-        let ha1 = match alg {
-            Algorithm::Md5 => stored.md5,
-            Algorithm::Sha256 => stored.sha256,
-        };
-        // The table validates HA1s; one that is not hex of the right length is unusable.
-        let Some(ha1) = ha1.and_then(|h| HexDigest::parse_lower(h, alg.hex_len())) else {
-            return VerifyResult::UnsupportedAlgorithm;
-        };
         let Some(given) = HexDigest::parse_lower(creds.response, alg.hex_len()) else {
             return VerifyResult::Malformed(M::BadResponse);
         };
+        let stored_ha1 = match stored {
+            // The table validates HA1s; one that is not hex of the right length is unusable.
+            Some(stored) => match alg {
+                Algorithm::Md5 => stored.md5,
+                Algorithm::Sha256 => stored.sha256,
+            }
+            .and_then(|h| HexDigest::parse_lower(h, alg.hex_len())),
+            None => None,
+        };
+        if stored.is_some() && stored_ha1.is_none() {
+            return VerifyResult::UnsupportedAlgorithm;
+        }
+        // Unknown user: computed against a dummy HA1 all the same, so that neither the
+        // verdict nor the time taken tells a missing user from a wrong password.
+        let ha1: &[u8] = match (&stored_ha1, alg) {
+            (Some(h), _) => h.as_bytes(),
+            (None, Algorithm::Md5) => &[b'0'; 32],
+            (None, Algorithm::Sha256) => &[b'0'; 64],
+        };
         let expected = digest_response(
             alg,
-            ha1.as_bytes(),
+            ha1,
             creds.nonce,
             qop.map(|(q, _)| q),
             request.method,
             creds.uri,
         );
-        if expected != given {
+        let matches = expected == given;
+        if !matches || stored_ha1.is_none() {
             *newly_blocked = self.failures.record_failure(now, Some(user), request.src);
             return VerifyResult::WrongPassword;
         }
