@@ -21,6 +21,8 @@
 
 use std::time::Instant;
 
+use crate::sip::{uri_eq, Uri};
+
 use super::algorithm::{ct_eq, digest_response, Algorithm, AlgorithmSet, HexDigest, QopAuth};
 use super::challenge::{write_challenge_headers, ChallengeKind, ChallengeParams};
 use super::config::AuthConfig;
@@ -255,9 +257,10 @@ impl Authenticator {
         }
 
         // RFC 3261 §22.4 / RFC 2617 §3.2.2.5: the digest covers `uri`, so it must be the
-        // Request-URI or a valid response could be moved onto another request. Exact
-        // byte comparison: clients copy the Request-URI verbatim.
-        if creds.uri != request.request_uri {
+        // Request-URI or a valid response could be moved onto another request. Clients
+        // copy the Request-URI verbatim, so bytes are compared first; only a difference
+        // pays for parsing both and comparing by RFC 3261 §19.1.4 URI equality.
+        if creds.uri != request.request_uri && !same_uri(creds.uri, request.request_uri) {
             return VerifyResult::UriMismatch;
         }
 
@@ -325,6 +328,14 @@ impl Authenticator {
     /// Nonces whose replay entry had to be evicted while still live (cache too small).
     pub fn nonce_cache_live_evictions(&self) -> u64 {
         self.counts.live_evictions()
+    }
+}
+
+/// Equal as SIP URIs (RFC 3261 §19.1.4); false when either does not parse.
+fn same_uri(a: &[u8], b: &[u8]) -> bool {
+    match (Uri::parse(a), Uri::parse(b)) {
+        (Ok(a), Ok(b)) => uri_eq(&a, &b),
+        _ => false,
     }
 }
 
