@@ -6,6 +6,7 @@ pub mod cli;
 pub mod digest;
 pub mod msg;
 pub mod roles;
+pub mod run;
 pub mod scan;
 pub mod stats;
 pub mod timers;

@@ -1,4 +1,5 @@
-//! The few fields of a SIP message that the load generator reads, found without allocating.
+//! The few fields of a SIP message that the load generator reads, found without allocating
+//! on top of [`crate::sip::parse`].
 //!
 //! `SipView` borrows the datagram. It holds only what the UAC and UAS act on: the start
 //! line, every Via line (copied verbatim into responses), the dialog identifiers, CSeq,
@@ -6,9 +7,11 @@
 //! Malformed input is a [`ScanError`], never a panic; the endpoints count it and drop
 //! the datagram.
 //!
-//! Compact header forms (RFC 3261 §7.3.3) are accepted: v, i, f, t, m, l.
+//! Compact header forms (RFC 3261 §7.3.3) are accepted (the parser maps them).
 
 use std::fmt;
+
+use crate::sip::{self, HeaderName, ParseError};
 
 /// At most this many Via / Record-Route header lines are kept (more is a loop or an attack:
 /// Max-Forwards is 70, and a real path has a handful).
@@ -16,29 +19,24 @@ pub const MAX_LINES: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanError {
-    Truncated,
-    BadStartLine,
-    BadHeader,
+    /// The SIP parser refused the datagram.
+    Parse(ParseError),
     TooManyHeaderLines,
     MissingCallId,
     MissingCSeq,
     BadCSeq,
     MissingVia,
-    BadContentLength,
 }
 
 impl fmt::Display for ScanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
-            ScanError::Truncated => "message ends before the blank line after the headers",
-            ScanError::BadStartLine => "malformed start line",
-            ScanError::BadHeader => "header line without a colon",
+            ScanError::Parse(e) => return write!(f, "{e}"),
             ScanError::TooManyHeaderLines => "more than 16 Via or Record-Route lines",
             ScanError::MissingCallId => "no Call-ID",
             ScanError::MissingCSeq => "no CSeq",
             ScanError::BadCSeq => "malformed CSeq",
             ScanError::MissingVia => "no Via",
-            ScanError::BadContentLength => "malformed Content-Length",
         };
         f.write_str(s)
     }
@@ -132,29 +130,24 @@ fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
-fn parse_u32(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || s.len() > 9 {
-        return None;
-    }
-    let mut v: u32 = 0;
-    for &b in s {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u32::from(b - b'0');
-    }
-    Some(v)
-}
-
-/// Scan `bytes` as one SIP message.
+/// Scan `bytes` as one SIP message: framing, start line and header slots come from
+/// [`crate::sip::parse`] (zero-copy, no allocation); this picks out the fields above.
 pub fn scan(bytes: &[u8]) -> Result<SipView<'_>, ScanError> {
-    let head_end = memchr::memmem::find(bytes, b"\r\n\r\n").ok_or(ScanError::Truncated)?;
-    let head = &bytes[..head_end];
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let first = lines.next().ok_or(ScanError::BadStartLine)?;
-    let start = parse_start(first)?;
+    let msg = sip::parse(bytes).map_err(ScanError::Parse)?;
+    let start = match (msg.status(), msg.method(), msg.request_uri()) {
+        (Some(code), _, _) => StartLine::Response { code },
+        (None, Some(m), Some(uri)) => StartLine::Request {
+            method: m.as_bytes(),
+            uri,
+        },
+        _ => {
+            return Err(ScanError::Parse(ParseError {
+                kind: sip::ParseErrorKind::BadStartLine,
+                header: None,
+                offset: 0,
+            }))
+        }
+    };
 
     let mut vias = Lines::new();
     let mut record_routes = Lines::new();
@@ -164,54 +157,27 @@ pub fn scan(bytes: &[u8]) -> Result<SipView<'_>, ScanError> {
     let mut cseq = None;
     let mut contact = None;
     let mut challenge = None;
-    let mut content_length = None;
-    let mut last_was_via = false;
 
-    for line in lines {
-        if line.is_empty() {
-            continue;
-        }
-        // Folded continuation lines (RFC 3261 §7.3.1) belong to the previous header: the
-        // only ones we keep verbatim are Via lines, and a folded Via is vanishingly rare
-        // from proxies; treat a continuation as malformed rather than guess.
-        if line[0] == b' ' || line[0] == b'\t' {
-            if last_was_via {
-                return Err(ScanError::BadHeader);
+    for h in msg.headers() {
+        let line = h
+            .line
+            .strip_suffix(b"\r\n")
+            .or_else(|| h.line.strip_suffix(b"\n"))
+            .unwrap_or(h.line);
+        match h.name {
+            HeaderName::Via => vias.push(line)?,
+            HeaderName::RecordRoute => record_routes.push(line)?,
+            HeaderName::CallId => call_id = Some(h.value),
+            HeaderName::From => from = h.value,
+            HeaderName::To => to = h.value,
+            HeaderName::CSeq => {
+                let c = sip::CSeq::parse(h.value).ok_or(ScanError::BadCSeq)?;
+                cseq = Some((c.seq, c.method.as_bytes()));
             }
-            continue;
-        }
-        let colon = memchr::memchr(b':', line).ok_or(ScanError::BadHeader)?;
-        let name = trim(&line[..colon]);
-        let value = trim(&line[colon + 1..]);
-        last_was_via = false;
-        if name.eq_ignore_ascii_case(b"via") || name.eq_ignore_ascii_case(b"v") {
-            vias.push(line)?;
-            last_was_via = true;
-        } else if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
-            call_id = Some(value);
-        } else if name.eq_ignore_ascii_case(b"from") || name.eq_ignore_ascii_case(b"f") {
-            from = value;
-        } else if name.eq_ignore_ascii_case(b"to") || name.eq_ignore_ascii_case(b"t") {
-            to = value;
-        } else if name.eq_ignore_ascii_case(b"cseq") {
-            let mut parts = value
-                .split(|b| b.is_ascii_whitespace())
-                .filter(|p| !p.is_empty());
-            let num = parts.next().and_then(parse_u32).ok_or(ScanError::BadCSeq)?;
-            let method = parts.next().ok_or(ScanError::BadCSeq)?;
-            cseq = Some((num, method));
-        } else if name.eq_ignore_ascii_case(b"contact") || name.eq_ignore_ascii_case(b"m") {
-            if contact.is_none() {
-                contact = Some(value);
-            }
-        } else if name.eq_ignore_ascii_case(b"record-route") {
-            record_routes.push(line)?;
-        } else if name.eq_ignore_ascii_case(b"www-authenticate") {
-            challenge = Some((ChallengeKind::Www, value));
-        } else if name.eq_ignore_ascii_case(b"proxy-authenticate") {
-            challenge = Some((ChallengeKind::Proxy, value));
-        } else if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
-            content_length = Some(parse_u32(value).ok_or(ScanError::BadContentLength)?);
+            HeaderName::Contact if contact.is_none() => contact = Some(h.value),
+            HeaderName::WwwAuthenticate => challenge = Some((ChallengeKind::Www, h.value)),
+            HeaderName::ProxyAuthenticate => challenge = Some((ChallengeKind::Proxy, h.value)),
+            _ => {}
         }
     }
 
@@ -222,11 +188,6 @@ pub fn scan(bytes: &[u8]) -> Result<SipView<'_>, ScanError> {
     if vias.is_empty() {
         return Err(ScanError::MissingVia);
     }
-    let rest = &bytes[head_end + 4..];
-    let body = match content_length {
-        Some(n) => rest.get(..n as usize).ok_or(ScanError::BadContentLength)?,
-        None => rest,
-    };
     Ok(SipView {
         start,
         vias,
@@ -238,34 +199,8 @@ pub fn scan(bytes: &[u8]) -> Result<SipView<'_>, ScanError> {
         cseq_method,
         contact,
         challenge,
-        body,
+        body: msg.body(),
     })
-}
-
-fn parse_start(line: &[u8]) -> Result<StartLine<'_>, ScanError> {
-    if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-        let code = rest
-            .get(..3)
-            .and_then(parse_u32)
-            .ok_or(ScanError::BadStartLine)?;
-        if !(100..=699).contains(&code) || rest.get(3).is_some_and(|b| *b != b' ') {
-            return Err(ScanError::BadStartLine);
-        }
-        return Ok(StartLine::Response { code: code as u16 });
-    }
-    let mut parts = line.split(|&b| b == b' ');
-    let method = parts
-        .next()
-        .filter(|m| !m.is_empty())
-        .ok_or(ScanError::BadStartLine)?;
-    let uri = parts
-        .next()
-        .filter(|u| !u.is_empty())
-        .ok_or(ScanError::BadStartLine)?;
-    if parts.next() != Some(b"SIP/2.0") || parts.next().is_some() {
-        return Err(ScanError::BadStartLine);
-    }
-    Ok(StartLine::Request { method, uri })
 }
 
 /// The value part of a Via line (after the colon), trimmed.
@@ -387,45 +322,32 @@ WWW-Authenticate: Digest realm=\"x\", nonce=\"n\"\r\n\r\n";
 
     #[test]
     fn malformed_inputs_are_errors() {
-        assert_eq!(
-            scan(b"SIP/2.0 200 OK\r\nCall-ID: x\r\n").unwrap_err(),
-            ScanError::Truncated
+        let parse_err = |m: &[u8]| matches!(scan(m), Err(ScanError::Parse(_)));
+        assert!(
+            parse_err(b"SIP/2.0 200 OK\r\nCall-ID: x\r\n"),
+            "no blank line"
         );
+        assert!(parse_err(b"SIP/2.0 2x0 OK\r\n\r\n"));
+        assert!(parse_err(b"INVITE sip:x\r\n\r\n"));
+        assert!(parse_err(b"SIP/2.0 200 OK\r\nnocolon\r\n\r\n"));
+        assert!(parse_err(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\ni: c\r\nCSeq: 1 X\r\nl: 9\r\n\r\nab"
+        ));
         assert_eq!(
-            scan(b"SIP/2.0 2x0 OK\r\n\r\n").unwrap_err(),
-            ScanError::BadStartLine
-        );
-        assert_eq!(
-            scan(b"SIP/2.0 999 OK\r\n\r\n").unwrap_err(),
-            ScanError::BadStartLine
-        );
-        assert_eq!(
-            scan(b"INVITE sip:x\r\n\r\n").unwrap_err(),
-            ScanError::BadStartLine
-        );
-        assert_eq!(
-            scan(b"SIP/2.0 200 OK\r\nVia: a\r\nCSeq: 1 X\r\n\r\n").unwrap_err(),
+            scan(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\nCSeq: 1 X\r\n\r\n").unwrap_err(),
             ScanError::MissingCallId
         );
         assert_eq!(
-            scan(b"SIP/2.0 200 OK\r\nVia: a\r\ni: c\r\nCSeq: x X\r\n\r\n").unwrap_err(),
+            scan(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\ni: c\r\nCSeq: x X\r\n\r\n").unwrap_err(),
             ScanError::BadCSeq
         );
         assert_eq!(
             scan(b"SIP/2.0 200 OK\r\ni: c\r\nCSeq: 1 X\r\n\r\n").unwrap_err(),
             ScanError::MissingVia
         );
-        assert_eq!(
-            scan(b"SIP/2.0 200 OK\r\nVia: a\r\ni: c\r\nCSeq: 1 X\r\nl: 9\r\n\r\nab").unwrap_err(),
-            ScanError::BadContentLength
-        );
-        assert_eq!(
-            scan(b"SIP/2.0 200 OK\r\nnocolon\r\n\r\n").unwrap_err(),
-            ScanError::BadHeader
-        );
         let many = format!(
             "SIP/2.0 200 OK\r\n{}i: c\r\nCSeq: 1 X\r\n\r\n",
-            "Via: a\r\n".repeat(17)
+            "Via: SIP/2.0/UDP a\r\n".repeat(17)
         );
         assert_eq!(
             scan(many.as_bytes()).unwrap_err(),

@@ -723,9 +723,13 @@ impl UacEndpoint {
             self.active -= 1;
         }
         c.main.stop();
-        c.cancel.stop();
         c.hold_at = None;
         c.no_answer_at = None;
+        if !linger {
+            c.cancel.stop();
+        }
+        // When lingering, a CANCEL still in progress keeps its transaction: its 200 may come
+        // after the INVITE's 487 (a proxy with several workers may reorder them).
         if linger {
             // RFC 3261 §17.1.1.2: Timer D (≥ 32 s on UDP) absorbs retransmitted finals.
             c.phase = Phase::Lingering;

@@ -469,7 +469,21 @@ impl UasEndpoint {
     fn on_ack(&mut self, incoming: &Incoming<'_>, view: &SipView<'_>, out: &mut Outbox) {
         let slot = match self.dialog_slot(incoming, view, out) {
             Ok(s) => s,
-            Err(_) => return, // an ACK to a call we no longer hold: nothing to answer
+            Err(true) => return, // handed over to its worker
+            Err(false) => {
+                // An ACK never gets an answer. One for a call we already ended is still an
+                // ACK we received: a proxy with several workers may relay the BYE that
+                // follows a 2xx's ACK before the ACK itself.
+                if scan::tag(view.to)
+                    .and_then(CallRef::parse_tag)
+                    .is_some_and(|r| r.run == self.cfg.run)
+                {
+                    self.stats.uas.acks += 1;
+                } else {
+                    self.stats.stray += 1;
+                }
+                return;
+            }
         };
         let c = &mut self.calls[slot as usize];
         match c.phase {
