@@ -37,5 +37,5 @@ pub use persist::{
 pub use register::{
     AorLookup, ExpiryPolicy, Granted, ParsedRegister, RegisterCounters, RegisterDisposition,
     RegisterOutcome, RegisterSource, Registrar, RequestedContact, ResponseHeader,
-    SubscriberDirectory,
+    SubscriberDirectory, UserLookup,
 };

@@ -197,6 +197,21 @@ pub struct RegisterSource {
     pub flags: BindingFlags,
 }
 
+/// Result of [`Registrar::lookup_user`]; the usual answers are in the comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserLookup {
+    /// This many bindings were copied out.
+    Found(usize),
+    /// A subscriber with no live binding: 480 Temporarily Unavailable (or voicemail).
+    NotRegistered,
+    /// No such subscriber, alias or DID: 404 Not Found.
+    UnknownUser,
+    /// The subscriber is disabled: 403 or 404, operator's choice.
+    Disabled,
+    /// The host is not a domain we serve: route elsewhere.
+    NotLocal,
+}
+
 /// What happened to a REGISTER.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegisterDisposition {
@@ -368,6 +383,35 @@ impl Registrar {
 
     pub fn policy(&self) -> ExpiryPolicy {
         self.policy
+    }
+
+    /// OpenSIPS `lookup("location")` for `user@host` (e.g. the Request-URI of an INVITE):
+    /// resolves aliases and DIDs through `dir`, then copies the live bindings, highest q
+    /// first, into `out`. `key` is scratch for the AoR key (reused, no allocation once
+    /// grown). The caller rewrites the Request-URI to the first binding and forks to the
+    /// rest (each with its Path as Route, and `received` as destination when NATed).
+    pub fn lookup_user(
+        &self,
+        dir: &impl SubscriberDirectory,
+        user: &[u8],
+        host: &[u8],
+        now: Instant,
+        key: &mut Vec<u8>,
+        out: &mut BindingList,
+    ) -> UserLookup {
+        out.clear();
+        if !dir.is_local_domain(host) {
+            return UserLookup::NotLocal;
+        }
+        match dir.registration_aor(user, host, key) {
+            AorLookup::Found => {}
+            AorLookup::Unknown => return UserLookup::UnknownUser,
+            AorLookup::Disabled => return UserLookup::Disabled,
+        }
+        match self.table.lookup(key, now, out) {
+            0 => UserLookup::NotRegistered,
+            n => UserLookup::Found(n),
+        }
     }
 
     /// Steps 1, 2 and 5 to 8 of RFC 3261 §10.3 for an already reduced request; see the
