@@ -1,6 +1,8 @@
 //! `ringlet load` and `ringlet tune` arguments and entry points.
-//! (Placeholder signatures so that `main.rs` can wire them; the load issue fills them in.)
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use super::tune;
 
 #[derive(clap::Args, Debug)]
 pub struct LoadArgs {
@@ -9,8 +11,14 @@ pub struct LoadArgs {
     pub scenario: String,
 }
 
+/// `ringlet tune`: print recommended worker cores and sysctls for this machine.
 #[derive(clap::Args, Debug)]
-pub struct TuneArgs {}
+pub struct TuneArgs {
+    /// Root of the tree holding sys/ and proc/ (a copy taken from another machine, or a
+    /// test fixture).
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+}
 
 pub fn run_load(args: LoadArgs) -> ExitCode {
     eprintln!("ringlet load: not built yet ({args:?})");
@@ -18,6 +26,15 @@ pub fn run_load(args: LoadArgs) -> ExitCode {
 }
 
 pub fn run_tune(args: TuneArgs) -> ExitCode {
-    eprintln!("ringlet tune: not built yet ({args:?})");
-    ExitCode::FAILURE
+    match tune::read_machine(&args.root) {
+        Ok(facts) => {
+            let rec = tune::recommend(&facts);
+            print!("{}", tune::render(&facts, &rec));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringlet tune: cannot read the machine: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,2 +1,6 @@
-//! The traffic generator behind `ringlet load` (being built).
+//! The traffic generator behind `ringlet load`, and `ringlet tune`.
+//!
+//! - [`tune`]: reads the machine (cores, SMT, NUMA, NIC queues, sysctls) and recommends
+//!   worker cores and kernel settings.
 pub mod cli;
+pub mod tune;
