@@ -25,6 +25,8 @@ mod transaction;
 
 pub use config::ProxyConfig;
 pub use locality::{Locality, NextHopError};
-pub use router::{Failure, FailureDecision, RelayToRequestUri, Reply, RequestInfo, RouteDecision, Router, Target};
+pub use router::{
+    Failure, FailureDecision, RelayToRequestUri, Reply, RequestInfo, RouteDecision, Router, Target,
+};
 pub use stateful::StatefulProxy;
 pub use stats::ProxyStats;

@@ -42,12 +42,19 @@ pub struct Target {
 impl Target {
     /// Relay to the request's own Request-URI (the default target).
     pub fn request_uri() -> Self {
-        Target { q: 1000, ..Target::default() }
+        Target {
+            q: 1000,
+            ..Target::default()
+        }
     }
 
     /// Relay with a new Request-URI.
     pub fn uri(uri: impl Into<String>) -> Self {
-        Target { uri: Some(uri.into()), q: 1000, ..Target::default() }
+        Target {
+            uri: Some(uri.into()),
+            q: 1000,
+            ..Target::default()
+        }
     }
 
     pub fn with_q(mut self, q: u16) -> Self {
@@ -79,7 +86,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
-        Reply { code, reason: reason.into(), headers: Vec::new() }
+        Reply {
+            code,
+            reason: reason.into(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_header(mut self, line: impl Into<String>) -> Self {
@@ -143,7 +154,12 @@ pub trait Router: Send {
 
     /// Every branch failed. Not called for a cancelled transaction (RFC 3261 §16.10: it
     /// ends with 487) or once a 2xx or 6xx was received. `req` is the original request.
-    fn failure_route(&mut self, now: Instant, req: &Message<'_>, failure: &Failure<'_>) -> FailureDecision {
+    fn failure_route(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        failure: &Failure<'_>,
+    ) -> FailureDecision {
         let _ = (now, req, failure);
         FailureDecision::Forward
     }

@@ -304,6 +304,13 @@ impl RegisterOutcome {
         &self.aor
     }
 
+    /// Answers `status` without processing (the request could not be reduced).
+    pub(crate) fn refuse(&mut self, status: u16, reason: &'static str) -> RegisterDisposition {
+        self.reset();
+        self.counters.requests += 1;
+        self.answer(status, reason)
+    }
+
     fn reset(&mut self) {
         self.status = 0;
         self.reason = "";
