@@ -199,6 +199,10 @@ fn too_brief_gets_423_with_min_expires_and_too_long_is_clamped() {
     assert_eq!(f.status(), (423, "Interval Too Brief"));
     assert_eq!(f.headers(), "Min-Expires: 60\r\n");
     assert_eq!(
+        f.out.header_lines().collect::<Vec<_>>(),
+        ["Min-Expires: 60"]
+    );
+    assert_eq!(
         f.lookup("alice@example.test", 0).len(),
         0,
         "nothing of a refused request applies"

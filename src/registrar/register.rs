@@ -299,6 +299,13 @@ impl RegisterOutcome {
         }
     }
 
+    /// The header fields as whole `Name: value` lines without CRLF (the proxy router's
+    /// `Reply::headers` form). Allocates one String per line.
+    pub fn header_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.header_fields()
+            .map(|(h, v)| format!("{}: {}", h.name(), String::from_utf8_lossy(v)))
+    }
+
     /// The AoR key (`user@domain`) of the last request, once resolved.
     pub fn aor(&self) -> &[u8] {
         &self.aor
