@@ -348,6 +348,66 @@ fn bench_lookup(c: &mut Criterion) {
     g.finish();
 }
 
+/// The write-behind writer's worst case: every shard dirty (the queue overflowed), so one
+/// batch rewrites the whole table. Printed, not a criterion measurement.
+fn persist_full_rewrite(_c: &mut Criterion) {
+    let n = names(SUBSCRIBERS);
+    let t0 = Instant::now();
+    let dir = std::env::temp_dir().join(format!("ringlet-bench-rewrite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = Arc::new(LocationTable::new(
+        TimeBase::new(t0, 1_750_000_000_000),
+        256,
+        16,
+    ));
+    let store = RegistrationStore::open(dir.join("reg.db")).unwrap();
+    // Queue of one and an hour-long interval: the fill overflows it, every shard goes dirty.
+    let handle = store
+        .start(table.clone(), Duration::from_secs(3600), 1)
+        .unwrap();
+    fill(&table, &n, t0);
+    let started = Instant::now();
+    handle.flush();
+    let first = started.elapsed();
+    // Second pass: refresh everything again (the db is now populated: deletes + inserts).
+    let mut out = BindingList::new();
+    for k in 0..SUBSCRIBERS {
+        let aor = format!("{}@example.test", n.users[k]);
+        let c = [ContactUpdate {
+            uri: n.contacts[k].as_bytes(),
+            expires: 3600,
+            q: 1000,
+        }];
+        let change = RegisterChange {
+            call_id: n.call_ids[k].as_bytes(),
+            cseq: 2,
+            contacts: ContactSet::Contacts(&c),
+            path: &[],
+            user_agent: b"Ringlet-Bench/1.0",
+            received: Some("127.0.0.1:5062".parse().unwrap()),
+            local: 0,
+            flags: BindingFlags::default(),
+        };
+        table.apply(aor.as_bytes(), t0, &change, &mut out).unwrap();
+    }
+    let started = Instant::now();
+    handle.flush();
+    let second = started.elapsed();
+    let s = handle.stop();
+    eprintln!(
+        "write-behind full rewrite of {SUBSCRIBERS} bindings: {:.2} s into an empty db ({:.0} rows/s), {:.2} s over a populated one ({:.0} rows/s); {} batches, {} rows, {} errors",
+        first.as_secs_f64(),
+        SUBSCRIBERS as f64 / first.as_secs_f64(),
+        second.as_secs_f64(),
+        SUBSCRIBERS as f64 / second.as_secs_f64(),
+        s.batches,
+        s.rows_written,
+        s.errors
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Heap bytes per binding: live heap before and after filling a table with 100k AoRs,
 /// one binding each (75-byte contact, 45-byte Call-ID, 17-byte User-Agent).
 fn bytes_per_binding(_c: &mut Criterion) {
@@ -369,6 +429,7 @@ fn bytes_per_binding(_c: &mut Criterion) {
 criterion_group!(
     benches,
     bytes_per_binding,
+    persist_full_rewrite,
     bench_process,
     bench_datagram,
     bench_lookup
