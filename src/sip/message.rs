@@ -1,0 +1,551 @@
+//! The parsed message: start line, the header index and the body, all borrowed.
+//!
+//! ```text
+//!  Message<'a>
+//!  ├─ buf: &'a [u8]            the datagram (the message is buf[..len])
+//!  ├─ start_line               method + Request-URI span, or status + reason span
+//!  ├─ slots[0..count]          one per header line, in order: id, name/value/line spans
+//!  ├─ first[id]                index of the first slot with that id (u8::MAX: none)
+//!  └─ headers_end, body_start  the blank line and the body
+//! ```
+//!
+//! Invariants: `count <= MAX_HEADERS`; slot spans lie inside `buf[..body_start]`;
+//! `first[id]` is the smallest slot index whose id is `id`. Typed accessors parse the
+//! value on each call (cheap, no allocation) and report errors with header and offset.
+
+use super::digest::Credentials;
+use super::error::{ParseError, ParseErrorKind as K};
+use super::fields::{self, CSeq};
+use super::header::{HeaderId, HeaderName};
+use super::method::Method;
+use super::name_addr::{BadNameAddr, Contact, NameAddr};
+use super::scan::{self, CommaSplit};
+use super::uri::Uri;
+use super::via::Via;
+
+/// Header fields one message may hold; a message with more is refused with
+/// [`ParseErrorKind::TooManyHeaders`](super::ParseErrorKind::TooManyHeaders) (status 513).
+/// Real traffic carries 10 to 25 header lines.
+pub const MAX_HEADERS: usize = 64;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderSlot {
+    pub(crate) id: HeaderId,
+    pub(crate) name_len: u16,
+    /// Start of the line (the name).
+    pub(crate) start: u32,
+    pub(crate) value_start: u32,
+    pub(crate) value_end: u32,
+    /// Just past the line's LF (after any continuation lines).
+    pub(crate) end: u32,
+}
+
+impl HeaderSlot {
+    const EMPTY: HeaderSlot = HeaderSlot {
+        id: HeaderId::Other,
+        name_len: 0,
+        start: 0,
+        value_start: 0,
+        value_end: 0,
+        end: 0,
+    };
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StartLine<'a> {
+    Request { method: Method<'a>, uri: (u32, u32) },
+    Response { code: u16, reason: (u32, u32) },
+}
+
+/// A parsed SIP message borrowing its datagram. See the module docs for the layout.
+#[derive(Clone)]
+pub struct Message<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) start_line: StartLine<'a>,
+    pub(crate) line_start: u32,
+    pub(crate) headers_start: u32,
+    pub(crate) headers_end: u32,
+    pub(crate) body_start: u32,
+    pub(crate) len: u32,
+    pub(crate) count: u8,
+    pub(crate) first: [u8; HeaderId::COUNT],
+    pub(crate) slots: [HeaderSlot; MAX_HEADERS],
+}
+
+impl std::fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field(
+                "start_line",
+                &String::from_utf8_lossy(self.start_line_bytes()),
+            )
+            .field("headers", &self.count)
+            .field("body_len", &self.body().len())
+            .finish()
+    }
+}
+
+/// One header field line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub name: HeaderName<'a>,
+    /// The value with surrounding LWS trimmed (folded lines included as received).
+    pub value: &'a [u8],
+    /// The whole line, name to line end included.
+    pub line: &'a [u8],
+}
+
+impl<'a> Message<'a> {
+    pub(crate) fn empty(
+        buf: &'a [u8],
+        start_line: StartLine<'a>,
+        line_start: u32,
+        headers_start: u32,
+    ) -> Self {
+        Message {
+            buf,
+            start_line,
+            line_start,
+            headers_start,
+            headers_end: headers_start,
+            body_start: headers_start,
+            len: 0,
+            count: 0,
+            first: [u8::MAX; HeaderId::COUNT],
+            slots: [HeaderSlot::EMPTY; MAX_HEADERS],
+        }
+    }
+
+    #[inline]
+    pub(crate) fn slots(&self) -> &[HeaderSlot] {
+        &self.slots[..self.count as usize]
+    }
+
+    #[inline]
+    pub(crate) fn first_slot(&self, id: HeaderId) -> Option<&HeaderSlot> {
+        let i = self.first[id as usize];
+        if i == u8::MAX {
+            None
+        } else {
+            Some(&self.slots[i as usize])
+        }
+    }
+
+    #[inline]
+    pub(crate) fn value_of(&self, s: &HeaderSlot) -> &'a [u8] {
+        &self.buf[s.value_start as usize..s.value_end as usize]
+    }
+
+    #[inline]
+    pub(crate) fn name_of(&self, s: &HeaderSlot) -> &'a [u8] {
+        &self.buf[s.start as usize..s.start as usize + s.name_len as usize]
+    }
+
+    pub(crate) fn start_line_bytes(&self) -> &'a [u8] {
+        let end = memchr::memchr(b'\n', &self.buf[self.line_start as usize..])
+            .map_or(self.buf.len(), |i| self.line_start as usize + i);
+        let end = if end > 0 && self.buf.get(end - 1) == Some(&b'\r') {
+            end - 1
+        } else {
+            end
+        };
+        &self.buf[self.line_start as usize..end]
+    }
+
+    fn err(&self, kind: K, header: &'static str, at: &[u8]) -> ParseError {
+        ParseError::in_header(kind, header, scan::offset_in(self.buf, at))
+    }
+
+    fn missing(&self, header: &'static str) -> ParseError {
+        ParseError::in_header(K::MissingHeader, header, self.headers_end as usize)
+    }
+
+    // ---- start line -------------------------------------------------------------------
+
+    /// True for a request, false for a response.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start_line, StartLine::Request { .. })
+    }
+
+    /// The request method (`None` for a response; use [`Message::cseq`] there).
+    pub fn method(&self) -> Option<Method<'a>> {
+        match self.start_line {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as received (`None` for a response).
+    pub fn request_uri(&self) -> Option<&'a [u8]> {
+        match self.start_line {
+            StartLine::Request { uri: (a, b), .. } => Some(&self.buf[a as usize..b as usize]),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI, parsed (`None` for a response). The parser already checked it is
+    /// an absolute URI, so this only fails on nothing; it returns a `Result` for symmetry.
+    pub fn request_uri_parsed(&self) -> Option<Result<Uri<'a>, ParseError>> {
+        let raw = self.request_uri()?;
+        Some(
+            Uri::parse(raw)
+                .map_err(|_| ParseError::new(K::BadRequestUri, scan::offset_in(self.buf, raw))),
+        )
+    }
+
+    /// The status code (`None` for a request).
+    pub fn status(&self) -> Option<u16> {
+        match self.start_line {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase (`None` for a request; may be empty).
+    pub fn reason(&self) -> Option<&'a [u8]> {
+        match self.start_line {
+            StartLine::Response { reason: (a, b), .. } => Some(&self.buf[a as usize..b as usize]),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    // ---- framing ----------------------------------------------------------------------
+
+    /// Bytes of this message in the datagram (start line to end of body). Trailing octets
+    /// after the body (RFC 4475 dblreq) are not counted.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// The bytes of this message (leading CRLFs excluded).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        &self.buf[self.line_start as usize..self.len as usize]
+    }
+
+    /// The body (empty when there is none).
+    pub fn body(&self) -> &'a [u8] {
+        &self.buf[self.body_start as usize..self.len as usize]
+    }
+
+    /// Number of header field lines.
+    pub fn header_count(&self) -> usize {
+        self.count as usize
+    }
+
+    // ---- raw header access ------------------------------------------------------------
+
+    /// Every header line in order.
+    pub fn headers(&self) -> impl Iterator<Item = Header<'a>> + '_ {
+        self.slots().iter().map(move |s| self.header_at(s))
+    }
+
+    fn header_at(&self, s: &HeaderSlot) -> Header<'a> {
+        Header {
+            name: s.id.name(self.name_of(s)),
+            value: self.value_of(s),
+            line: &self.buf[s.start as usize..s.end as usize],
+        }
+    }
+
+    /// The value of the first header line named `name` (compact forms match long ones).
+    pub fn header(&self, name: HeaderName<'_>) -> Option<&'a [u8]> {
+        self.slot_of(name).map(|s| self.value_of(s))
+    }
+
+    pub(crate) fn slot_of(&self, name: HeaderName<'_>) -> Option<&HeaderSlot> {
+        match name.id() {
+            HeaderId::Other => {
+                let raw = name.as_bytes();
+                self.slots()
+                    .iter()
+                    .find(|s| s.id == HeaderId::Other && self.name_of(s).eq_ignore_ascii_case(raw))
+            }
+            id => self.first_slot(id),
+        }
+    }
+
+    /// Number of lines of header `name`.
+    pub fn header_line_count(&self, name: HeaderName<'_>) -> usize {
+        self.headers_named(name).count()
+    }
+
+    /// The values of every line named `name`, in order (one item per line; a line holding
+    /// several comma-separated values is one item: see [`Message::header_values`]).
+    pub fn headers_named<'m>(
+        &'m self,
+        name: HeaderName<'m>,
+    ) -> impl Iterator<Item = &'a [u8]> + 'm {
+        let id = name.id();
+        let first = match id {
+            HeaderId::Other => 0,
+            id => self.first[id as usize] as usize,
+        };
+        let raw = name.as_bytes();
+        self.slots()
+            .get(first..)
+            .unwrap_or(&[])
+            .iter()
+            .filter(move |s| {
+                s.id == id && (id != HeaderId::Other || self.name_of(s).eq_ignore_ascii_case(raw))
+            })
+            .map(move |s| self.value_of(s))
+    }
+
+    /// Every comma-separated value of every line named `name` (Require, Supported, Allow...),
+    /// trimmed; empty elements are skipped.
+    pub fn header_values<'m>(
+        &'m self,
+        name: HeaderName<'m>,
+    ) -> impl Iterator<Item = &'a [u8]> + 'm {
+        self.headers_named(name)
+            .flat_map(CommaSplit::new)
+            .filter(|v| !v.is_empty())
+    }
+
+    // ---- typed access -----------------------------------------------------------------
+
+    /// The topmost Via value.
+    pub fn top_via(&self) -> Result<Via<'a>, ParseError> {
+        let s = self
+            .first_slot(HeaderId::Via)
+            .ok_or_else(|| self.missing("Via"))?;
+        let v = self.value_of(s);
+        let first = match scan::next_comma(v) {
+            Some(i) => scan::trim(&v[..i]),
+            None => v,
+        };
+        Via::parse(first).map_err(|_| self.err(K::BadHeaderValue, "Via", first))
+    }
+
+    /// Every Via value, top first, across lines and commas.
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, ParseError>> + '_ {
+        self.headers_named(HeaderName::Via)
+            .flat_map(CommaSplit::new)
+            .map(move |v| Via::parse(v).map_err(|_| self.err(K::BadHeaderValue, "Via", v)))
+    }
+
+    fn name_addr(&self, id: HeaderId, name: &'static str) -> Result<NameAddr<'a>, ParseError> {
+        let s = self.first_slot(id).ok_or_else(|| self.missing(name))?;
+        let v = self.value_of(s);
+        NameAddr::parse(v).map_err(|e| self.err(na_kind(e), name, v))
+    }
+
+    /// The From header.
+    pub fn from(&self) -> Result<NameAddr<'a>, ParseError> {
+        self.name_addr(HeaderId::From, "From")
+    }
+
+    /// The To header.
+    pub fn to(&self) -> Result<NameAddr<'a>, ParseError> {
+        self.name_addr(HeaderId::To, "To")
+    }
+
+    /// The Call-ID (`word [ "@" word ]`).
+    pub fn call_id(&self) -> Result<&'a [u8], ParseError> {
+        let s = self
+            .first_slot(HeaderId::CallId)
+            .ok_or_else(|| self.missing("Call-ID"))?;
+        let v = self.value_of(s);
+        let ok = !v.is_empty()
+            && v.iter().all(|&b| scan::is(b, scan::WORD) || b == b'@')
+            && v.iter().filter(|&&b| b == b'@').count() <= 1
+            && v[0] != b'@'
+            && v[v.len() - 1] != b'@';
+        if ok {
+            Ok(v)
+        } else {
+            Err(self.err(K::BadHeaderValue, "Call-ID", v))
+        }
+    }
+
+    /// The CSeq header.
+    pub fn cseq(&self) -> Result<CSeq<'a>, ParseError> {
+        let s = self
+            .first_slot(HeaderId::CSeq)
+            .ok_or_else(|| self.missing("CSeq"))?;
+        let v = self.value_of(s);
+        CSeq::parse(v).ok_or_else(|| {
+            let too_large = v.first().is_some_and(u8::is_ascii_digit);
+            self.err(
+                if too_large {
+                    K::ValueTooLarge
+                } else {
+                    K::BadHeaderValue
+                },
+                "CSeq",
+                v,
+            )
+        })
+    }
+
+    /// Max-Forwards, `None` when absent.
+    pub fn max_forwards(&self) -> Result<Option<u8>, ParseError> {
+        match self.first_slot(HeaderId::MaxForwards) {
+            None => Ok(None),
+            Some(s) => {
+                let v = self.value_of(s);
+                fields::parse_max_forwards(v)
+                    .map(Some)
+                    .ok_or_else(|| self.err(K::BadHeaderValue, "Max-Forwards", v))
+            }
+        }
+    }
+
+    /// Expires, `None` when absent.
+    pub fn expires(&self) -> Result<Option<u32>, ParseError> {
+        match self.first_slot(HeaderId::Expires) {
+            None => Ok(None),
+            Some(s) => {
+                let v = self.value_of(s);
+                fields::parse_delta_seconds(v)
+                    .map(Some)
+                    .ok_or_else(|| self.err(K::BadHeaderValue, "Expires", v))
+            }
+        }
+    }
+
+    /// Content-Length, `None` when absent (the parser already framed the body with it).
+    pub fn content_length(&self) -> Result<Option<u32>, ParseError> {
+        match self.first_slot(HeaderId::ContentLength) {
+            None => Ok(None),
+            Some(s) => {
+                let v = self.value_of(s);
+                scan::parse_u32(v, u32::MAX)
+                    .map(Some)
+                    .ok_or_else(|| self.err(K::BadContentLength, "Content-Length", v))
+            }
+        }
+    }
+
+    /// Content-Type as received, `None` when absent.
+    pub fn content_type(&self) -> Option<&'a [u8]> {
+        self.first_slot(HeaderId::ContentType)
+            .map(|s| self.value_of(s))
+    }
+
+    /// Every Contact value in order (`*` included as [`Contact::Star`]); `expires` and `q`
+    /// parameters are checked.
+    pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'a>, ParseError>> + '_ {
+        self.headers_named(HeaderName::Contact)
+            .flat_map(CommaSplit::new)
+            .map(move |v| {
+                if v == b"*" {
+                    return Ok(Contact::Star);
+                }
+                let n = NameAddr::parse(v).map_err(|e| self.err(na_kind(e), "Contact", v))?;
+                n.expires()
+                    .map_err(|_| self.err(K::ValueTooLarge, "Contact", v))?;
+                n.q()
+                    .map_err(|_| self.err(K::BadHeaderValue, "Contact", v))?;
+                Ok(Contact::Addr(n))
+            })
+    }
+
+    fn name_addrs(
+        &self,
+        name: HeaderName<'static>,
+        label: &'static str,
+    ) -> impl Iterator<Item = Result<NameAddr<'a>, ParseError>> + '_ {
+        self.headers_named(name)
+            .flat_map(CommaSplit::new)
+            .map(move |v| NameAddr::parse(v).map_err(|e| self.err(na_kind(e), label, v)))
+    }
+
+    /// Every Route value, top first.
+    pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, ParseError>> + '_ {
+        self.name_addrs(HeaderName::Route, "Route")
+    }
+
+    /// The topmost Route value, `None` when there is no Route.
+    pub fn top_route(&self) -> Option<Result<NameAddr<'a>, ParseError>> {
+        self.routes().next()
+    }
+
+    /// Every Record-Route value, top first.
+    pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, ParseError>> + '_ {
+        self.name_addrs(HeaderName::RecordRoute, "Record-Route")
+    }
+
+    /// Option tags of Require.
+    pub fn require(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.header_values(HeaderName::Require)
+    }
+
+    /// Option tags of Proxy-Require.
+    pub fn proxy_require(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.header_values(HeaderName::ProxyRequire)
+    }
+
+    /// Option tags of Supported.
+    pub fn supported(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.header_values(HeaderName::Supported)
+    }
+
+    fn credentials(
+        &self,
+        id: HeaderId,
+        label: &'static str,
+    ) -> Option<Result<Credentials<'a>, ParseError>> {
+        let s = self.first_slot(id)?;
+        let v = self.value_of(s);
+        Some(Credentials::parse(v).map_err(|_| self.err(K::BadHeaderValue, label, v)))
+    }
+
+    /// The first Authorization header, parsed.
+    pub fn authorization(&self) -> Option<Result<Credentials<'a>, ParseError>> {
+        self.credentials(HeaderId::Authorization, "Authorization")
+    }
+
+    /// The first Proxy-Authorization header, parsed.
+    pub fn proxy_authorization(&self) -> Option<Result<Credentials<'a>, ParseError>> {
+        self.credentials(HeaderId::ProxyAuthorization, "Proxy-Authorization")
+    }
+
+    /// Every Authorization (or Proxy-Authorization, with `proxy`) header, parsed: a UA may
+    /// send one per realm (RFC 3261 §22.3).
+    pub fn all_credentials(
+        &self,
+        proxy: bool,
+    ) -> impl Iterator<Item = Result<Credentials<'a>, ParseError>> + '_ {
+        let (name, label) = if proxy {
+            (HeaderName::ProxyAuthorization, "Proxy-Authorization")
+        } else {
+            (HeaderName::Authorization, "Authorization")
+        };
+        self.headers_named(name)
+            .map(move |v| Credentials::parse(v).map_err(|_| self.err(K::BadHeaderValue, label, v)))
+    }
+
+    // ---- raw spans for the writer -------------------------------------------------------
+
+    /// Byte range of the Request-URI in the datagram.
+    pub fn request_uri_span(&self) -> Option<std::ops::Range<usize>> {
+        match self.start_line {
+            StartLine::Request { uri: (a, b), .. } => Some(a as usize..b as usize),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// Byte range of the header block (first header line to the blank line, exclusive).
+    pub fn headers_span(&self) -> std::ops::Range<usize> {
+        self.headers_start as usize..self.headers_end as usize
+    }
+
+    /// Byte range of the body.
+    pub fn body_span(&self) -> std::ops::Range<usize> {
+        self.body_start as usize..self.len as usize
+    }
+
+    /// The whole datagram the message was parsed from.
+    pub fn datagram(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+fn na_kind(e: BadNameAddr) -> K {
+    match e {
+        BadNameAddr::Syntax => K::BadHeaderValue,
+        BadNameAddr::Uri => K::BadUri,
+    }
+}

@@ -1,0 +1,282 @@
+//! The framing parser: start line, header index, body boundaries.
+//!
+//! One pass over the head of the message. Each header line is split into name and value
+//! once and recorded in a fixed slot; nothing in a header value is interpreted here except
+//! Content-Length, which frames the body. Typed values are parsed on demand by the
+//! accessors of [`Message`].
+//!
+//! ```text
+//!  buf: INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9..\r\n ... \r\n\r\nv=0...
+//!       └─ start line ─────────┘└ slot 0: line [start, end) ──────┘     │   └ body
+//!                                  name ^   ^ value [value_start, value_end)
+//!                                                                       └ headers_end
+//! ```
+//!
+//! Invariants: slots are in message order; `start <= value_start <= value_end <= end`;
+//! a folded value (continuation lines starting with SP/HTAB) is one slot whose value span
+//! covers the continuation lines; `end` is just past the line's LF.
+
+use memchr::memchr;
+
+use super::error::{ParseError, ParseErrorKind as K};
+use super::header::HeaderId;
+use super::message::{HeaderSlot, Message, StartLine, MAX_HEADERS};
+use super::method::Method;
+use super::scan::{self, TOKEN, WS};
+use super::uri::Uri;
+
+/// Parses one SIP message from the start of `buf`.
+///
+/// Trailing bytes after the body (the second message of RFC 4475 dblreq) are ignored:
+/// [`Message::len`] says how many bytes this message took. Without a Content-Length the
+/// body runs to the end of `buf` (RFC 3261 §18.3, datagram transports).
+pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
+    parse_with(buf, false)
+}
+
+/// A forgiving parse for answering a message that [`parse`] refused: the Request-URI and
+/// version are taken as they are (anything between the first and last SP), a bad or
+/// too-large Content-Length makes the body run to the end of `buf`, and a missing blank
+/// line ends the header block at the end of `buf`. Header lines must still split into
+/// name and value. Use it only to build the 400 (with [`super::write_response`]) that
+/// [`ParseError::reason`] explains; never forward what it returns.
+pub fn parse_for_reply(buf: &[u8]) -> Result<Message<'_>, ParseError> {
+    parse_with(buf, true)
+}
+
+fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
+    if buf.len() > u32::MAX as usize {
+        return Err(ParseError::new(K::MessageTooLarge, 0));
+    }
+    // RFC 3261 §7.5: CRLFs before the start line are ignored (keep-alives).
+    let mut pos = 0;
+    while pos < buf.len() && (buf[pos] == b'\r' || buf[pos] == b'\n') {
+        pos += 1;
+    }
+    let line_start = pos;
+    let nl = match memchr(b'\n', &buf[pos..]) {
+        Some(n) => pos + n,
+        None => return Err(ParseError::new(K::Incomplete, buf.len())),
+    };
+    let line_end = if nl > pos && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let start_line = parse_start_line(buf, line_start, line_end, lenient)?;
+    pos = nl + 1;
+
+    let mut msg = Message::empty(buf, start_line, line_start as u32, pos as u32);
+    let mut n = 0usize;
+    loop {
+        let nl = match memchr(b'\n', &buf[pos..]) {
+            Some(i) => pos + i,
+            None if lenient => {
+                msg.headers_end = buf.len() as u32;
+                pos = buf.len();
+                break;
+            }
+            None => return Err(ParseError::new(K::Incomplete, buf.len())),
+        };
+        let content_end = if nl > pos && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        if content_end == pos {
+            // The blank line that ends the header block.
+            msg.headers_end = pos as u32;
+            pos = nl + 1;
+            break;
+        }
+        let first = buf[pos];
+        if first == b' ' || first == b'\t' {
+            // Line folding (RFC 3261 §7.3.1): the line continues the previous value.
+            if n == 0 {
+                return Err(ParseError::new(K::BadHeaderLine, pos));
+            }
+            let slot = &mut msg.slots[n - 1];
+            let text = &buf[pos..content_end];
+            let lead = scan::span(text, WS);
+            if lead < text.len() {
+                if slot.value_start == slot.value_end {
+                    slot.value_start = (pos + lead) as u32;
+                }
+                let mut e = content_end;
+                while e > pos && scan::is(buf[e - 1], WS) {
+                    e -= 1;
+                }
+                slot.value_end = e as u32;
+            }
+            slot.end = (nl + 1) as u32;
+            pos = nl + 1;
+            continue;
+        }
+        // name *(SP/HTAB) ":" LWS value
+        let line = &buf[pos..content_end];
+        let name_len = scan::span(line, TOKEN);
+        if name_len == 0 {
+            return Err(ParseError::new(K::BadHeaderLine, pos));
+        }
+        let mut i = name_len;
+        while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+            i += 1;
+        }
+        if i >= line.len() || line[i] != b':' {
+            return Err(ParseError::new(K::BadHeaderLine, pos + i));
+        }
+        i += 1;
+        while i < line.len() && scan::is(line[i], WS) {
+            i += 1;
+        }
+        let mut e = line.len();
+        while e > i && scan::is(line[e - 1], WS) {
+            e -= 1;
+        }
+        if n == MAX_HEADERS {
+            return Err(ParseError::new(K::TooManyHeaders, pos));
+        }
+        let id = HeaderId::from_name(&line[..name_len]);
+        msg.slots[n] = HeaderSlot {
+            id,
+            name_len: name_len.min(u16::MAX as usize) as u16,
+            start: pos as u32,
+            value_start: (pos + i) as u32,
+            value_end: (pos + e) as u32,
+            end: (nl + 1) as u32,
+        };
+        let first = &mut msg.first[id as usize];
+        if *first == u8::MAX {
+            *first = n as u8;
+        }
+        n += 1;
+        pos = nl + 1;
+    }
+    msg.count = n as u8;
+    msg.body_start = pos as u32;
+
+    // Frame the body with the first Content-Length; duplicates are the validator's business
+    // (RFC 4475 mcl01 answers 400).
+    let body_end = match msg.first_slot(HeaderId::ContentLength) {
+        Some(slot) => {
+            let v = &buf[slot.value_start as usize..slot.value_end as usize];
+            let cl = scan::parse_u32(v, u32::MAX);
+            if lenient && !matches!(cl, Some(cl) if buf.len() - pos >= cl as usize) {
+                msg.len = buf.len() as u32;
+                return Ok(msg);
+            }
+            let cl = cl.ok_or_else(|| {
+                ParseError::in_header(
+                    K::BadContentLength,
+                    "Content-Length",
+                    slot.value_start as usize,
+                )
+            })? as usize;
+            if buf.len() - pos < cl {
+                return Err(ParseError::in_header(
+                    K::BodyTruncated,
+                    "Content-Length",
+                    slot.value_start as usize,
+                ));
+            }
+            pos + cl
+        }
+        None => buf.len(),
+    };
+    msg.len = body_end as u32;
+    Ok(msg)
+}
+
+fn parse_start_line(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    lenient: bool,
+) -> Result<StartLine<'_>, ParseError> {
+    let line = &buf[start..end];
+    if line.starts_with(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let sp = match memchr(b' ', line) {
+            Some(i) => i,
+            None => return Err(ParseError::new(K::BadStartLine, start)),
+        };
+        if &line[..sp] != b"SIP/2.0" {
+            return Err(ParseError::new(K::BadVersion, start));
+        }
+        let rest = &line[sp + 1..];
+        if rest.len() < 3
+            || !rest[..3].iter().all(u8::is_ascii_digit)
+            || (rest.len() > 3 && rest[3] != b' ')
+        {
+            return Err(ParseError::new(K::BadStatusCode, start + sp + 1));
+        }
+        let code = u16::from(rest[0] - b'0') * 100
+            + u16::from(rest[1] - b'0') * 10
+            + u16::from(rest[2] - b'0');
+        if !(100..=699).contains(&code) {
+            return Err(ParseError::new(K::BadStatusCode, start + sp + 1));
+        }
+        let reason_start = (start + sp + 1 + rest.len().min(4)) as u32;
+        // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT / SP / HTAB)
+        if buf[reason_start as usize..end]
+            .iter()
+            .any(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
+        {
+            return Err(ParseError::new(K::BadReasonPhrase, reason_start as usize));
+        }
+        return Ok(StartLine::Response {
+            code,
+            reason: (reason_start, end as u32),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP each (RFC 4475
+    // lwsstart, trws), so the URI is what lies between the first and the last SP.
+    let m = scan::span(line, TOKEN);
+    if m == 0 || m >= line.len() || line[m] != b' ' {
+        return Err(ParseError::new(
+            if m == 0 {
+                K::BadStartLine
+            } else {
+                K::BadMethod
+            },
+            start + m,
+        ));
+    }
+    // Trailing white space after the version (RFC 4475 trws) is a malformed line, not an
+    // unknown version.
+    let trimmed = line.len()
+        - line
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+    if trimmed < line.len() && !lenient {
+        return Err(ParseError::new(K::BadStartLine, start + trimmed));
+    }
+    let line = &line[..trimmed];
+    let last_sp = match memchr::memrchr(b' ', line) {
+        Some(i) if i > m => i,
+        _ => return Err(ParseError::new(K::BadStartLine, start + m)),
+    };
+    let version = &line[last_sp + 1..];
+    if version != b"SIP/2.0" && !lenient {
+        // RFC 3261 §21.5.7 / RFC 4475 badvers: a well-formed but unknown version gets 505.
+        let well_formed = version.starts_with(b"SIP/") && version.len() > 4;
+        return Err(ParseError::new(
+            if well_formed {
+                K::BadVersion
+            } else {
+                K::BadStartLine
+            },
+            start + last_sp + 1,
+        ));
+    }
+    let uri = &line[m + 1..last_sp];
+    if !lenient && !Uri::check_request_uri(uri) {
+        return Err(ParseError::new(K::BadRequestUri, start + m + 1));
+    }
+    Ok(StartLine::Request {
+        method: Method::from_bytes(&line[..m]),
+        uri: ((start + m + 1) as u32, (start + last_sp) as u32),
+    })
+}

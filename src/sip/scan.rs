@@ -1,0 +1,396 @@
+//! Byte classes and small scanners shared by every SIP grammar in this module.
+//!
+//! Every class is one bit in a 256-entry table built at compile time, so a class test is one
+//! load and one mask (the httparse habit). Scanners work on borrowed slices and never allocate.
+//!
+//! Linear white space (LWS, RFC 3261 §25.1) inside a header value that was folded over
+//! several lines contains CR and LF; the parser only ever hands a folded value to these
+//! scanners when the continuation line starts with SP/HTAB, so treating CR and LF as white
+//! space here is exactly the RFC's `LWS = [*WSP CRLF] 1*WSP`.
+
+/// RFC 3261 §25.1 `token` characters.
+pub(crate) const TOKEN: u8 = 1;
+/// SP, HTAB, CR, LF (white space inside a possibly folded value).
+pub(crate) const WS: u8 = 2;
+/// Characters allowed in a SIP URI user part: unreserved / escaped / user-unreserved.
+pub(crate) const USER: u8 = 4;
+/// Characters allowed in URI parameter names and values: unreserved / escaped / param-unreserved.
+pub(crate) const PARAM: u8 = 8;
+/// Characters allowed in URI header names and values: unreserved / escaped / hnv-unreserved.
+pub(crate) const HNV: u8 = 16;
+/// Characters of a host name, an IPv4 address or the inside of an IPv6 reference.
+pub(crate) const HOST: u8 = 32;
+/// Characters of a password: unreserved / escaped / & = + $ ,
+pub(crate) const PASSWORD: u8 = 64;
+/// RFC 3261 §25.1 `word` characters (Call-ID).
+pub(crate) const WORD: u8 = 128;
+
+const fn build_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mark = matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        );
+        let unreserved = alnum || mark;
+        let mut v = 0u8;
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
+            v |= TOKEN;
+        }
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            v |= WS;
+        }
+        if unreserved
+            || b == b'%'
+            || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+        {
+            v |= USER;
+        }
+        if unreserved || b == b'%' || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            v |= PARAM;
+        }
+        if unreserved || b == b'%' || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            v |= HNV;
+        }
+        if alnum || matches!(b, b'-' | b'.' | b':' | b'_') {
+            v |= HOST;
+        }
+        if unreserved || b == b'%' || matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
+            v |= PASSWORD;
+        }
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'!'
+                    | b'%'
+                    | b'*'
+                    | b'_'
+                    | b'+'
+                    | b'`'
+                    | b'\''
+                    | b'~'
+                    | b'('
+                    | b')'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'{'
+                    | b'}'
+            )
+        {
+            v |= WORD;
+        }
+        t[c] = v;
+        c += 1;
+    }
+    t
+}
+
+pub(crate) static CLASS: [u8; 256] = build_classes();
+
+#[inline(always)]
+pub(crate) fn is(b: u8, class: u8) -> bool {
+    CLASS[b as usize] & class != 0
+}
+
+#[inline]
+pub(crate) fn all(s: &[u8], class: u8) -> bool {
+    s.iter().all(|&b| is(b, class))
+}
+
+/// True when `s` is a non-empty token.
+#[inline]
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && all(s, TOKEN)
+}
+
+/// Strips leading and trailing LWS.
+#[inline]
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    let mut a = 0;
+    let mut b = s.len();
+    while a < b && is(s[a], WS) {
+        a += 1;
+    }
+    while b > a && is(s[b - 1], WS) {
+        b -= 1;
+    }
+    &s[a..b]
+}
+
+#[inline]
+pub(crate) fn trim_start(s: &[u8]) -> &[u8] {
+    let mut a = 0;
+    while a < s.len() && is(s[a], WS) {
+        a += 1;
+    }
+    &s[a..]
+}
+
+/// Index of the first byte of `s` that is not in `class`, or `s.len()`.
+#[inline]
+pub(crate) fn span(s: &[u8], class: u8) -> usize {
+    s.iter().position(|&b| !is(b, class)).unwrap_or(s.len())
+}
+
+/// Offset of `sub` inside `buf`. `sub` must be a sub-slice of `buf` (every slice handed out by
+/// this module is); the debug assertion checks it.
+#[inline]
+pub(crate) fn offset_in(buf: &[u8], sub: &[u8]) -> usize {
+    let off = (sub.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+    debug_assert!(off <= buf.len() && off + sub.len() <= buf.len());
+    off
+}
+
+/// Parses an unsigned decimal of at most `max`; `None` on empty, non-digit or overflow.
+/// Leading zeros are legal ("0068" in RFC 4475 wsinv).
+#[inline]
+pub(crate) fn parse_u32(s: &[u8], max: u32) -> Option<u32> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        // v <= max <= u32::MAX here, so this cannot overflow a u64.
+        v = v * 10 + u64::from(b - b'0');
+        if v > u64::from(max) {
+            return None;
+        }
+    }
+    Some(v as u32)
+}
+
+/// Finds the end of a quoted string that starts at `s[0] == '"'`; returns the index just past
+/// the closing quote. `\` escapes the next byte (RFC 3261 §25.1 quoted-pair).
+pub(crate) fn quoted_end(s: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Splits a header value on commas that are outside quoted strings and `<...>`; yields each
+/// element with LWS trimmed (possibly empty, callers decide whether that is an error).
+#[derive(Clone, Debug)]
+pub(crate) struct CommaSplit<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> CommaSplit<'a> {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
+        CommaSplit { rest: Some(s) }
+    }
+}
+
+/// Index of the next top-level comma in `s` (outside quotes and angle brackets).
+pub(crate) fn next_comma(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let mut angle = false;
+    while i < s.len() {
+        match s[i] {
+            b'"' if !angle => match quoted_end(&s[i..]) {
+                Some(n) => i += n,
+                None => return None,
+            },
+            b'<' => {
+                angle = true;
+                i += 1;
+            }
+            b'>' => {
+                angle = false;
+                i += 1;
+            }
+            b',' if !angle => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let s = self.rest?;
+        match next_comma(s) {
+            Some(i) => {
+                self.rest = Some(&s[i + 1..]);
+                Some(trim(&s[..i]))
+            }
+            None => {
+                self.rest = None;
+                Some(trim(s))
+            }
+        }
+    }
+}
+
+/// Iterator over `;name[=value]` parameters (header or URI parameters). LWS around `;` and
+/// `=` is skipped; quoted values are returned with their quotes. Yields `(name, value)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Params<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Params<'a> {
+    /// `s` is the text after the element the parameters belong to, starting at the first `;`
+    /// (or empty).
+    pub fn new(s: &'a [u8]) -> Self {
+        Params { rest: s }
+    }
+
+    /// The raw parameter text.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// The value of the first parameter named `name` (ASCII case-insensitive): `Some(None)`
+    /// when present without a value.
+    pub fn get(&self, name: &[u8]) -> Option<Option<&'a [u8]>> {
+        self.filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+            .next()
+    }
+
+    /// True when a parameter named `name` is present.
+    pub fn has(&self, name: &[u8]) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = (&'a [u8], Option<&'a [u8]>);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let s = trim_start(self.rest);
+            if s.is_empty() {
+                self.rest = s;
+                return None;
+            }
+            let s = if s[0] == b';' { &s[1..] } else { s };
+            // The element ends at the next `;` outside quotes.
+            let mut i = 0;
+            while i < s.len() && s[i] != b';' {
+                if s[i] == b'"' {
+                    i += quoted_end(&s[i..]).unwrap_or(s.len() - i);
+                } else {
+                    i += 1;
+                }
+            }
+            let item = trim(&s[..i]);
+            self.rest = &s[i..];
+            if item.is_empty() {
+                if self.rest.is_empty() {
+                    return None;
+                }
+                continue;
+            }
+            return Some(match item.iter().position(|&b| b == b'=') {
+                Some(eq) => (trim(&item[..eq]), Some(trim(&item[eq + 1..]))),
+                None => (item, None),
+            });
+        }
+    }
+}
+
+/// Checks the syntax of a header parameter list (RFC 3261 §25.1 generic-param):
+/// `*( SEMI token [ EQUAL ( token / host / quoted-string ) ] )`. Empty parameters
+/// (`;;`) are refused.
+pub(crate) fn check_params(s: &[u8]) -> bool {
+    let mut s = trim_start(s);
+    while !s.is_empty() {
+        if s[0] != b';' {
+            return false;
+        }
+        s = trim_start(&s[1..]);
+        let n = span(s, TOKEN);
+        if n == 0 {
+            return false;
+        }
+        s = trim_start(&s[n..]);
+        if s.first() == Some(&b'=') {
+            s = trim_start(&s[1..]);
+            let v = match s.first() {
+                Some(b'"') => match quoted_end(s) {
+                    Some(e) => e,
+                    None => return false,
+                },
+                Some(b'[') => match s.iter().position(|&b| b == b']') {
+                    Some(e) if all(&s[1..e], HOST) => e + 1,
+                    _ => return false,
+                },
+                _ => span(s, TOKEN),
+            };
+            if v == 0 {
+                return false;
+            }
+            s = trim_start(&s[v..]);
+        }
+    }
+    true
+}
+
+/// Removes surrounding double quotes if present (the inside is returned raw: quoted-pairs
+/// such as `\"` stay escaped).
+pub fn unquote(s: &[u8]) -> &[u8] {
+    if s.len() >= 2 && s[0] == b'"' && s[s.len() - 1] == b'"' {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn u32_parsing_handles_leading_zeros_and_overflow() {
+        assert_eq!(parse_u32(b"0068", 255), Some(68));
+        assert_eq!(parse_u32(b"0009", u32::MAX), Some(9));
+        assert_eq!(parse_u32(b"300", 255), None);
+        assert_eq!(parse_u32(b"36893488147419103232", u32::MAX), None);
+        assert_eq!(parse_u32(b"-1", 10), None);
+        assert_eq!(parse_u32(b"", 10), None);
+        assert_eq!(parse_u32(b"0000000000000000", 10), Some(0));
+    }
+
+    #[test]
+    fn comma_split_respects_quotes_and_angles() {
+        let v: Vec<_> = CommaSplit::new(b"\"a,b\" <sip:x,y>;p=1 , <sip:z>").collect();
+        assert_eq!(v, vec![&b"\"a,b\" <sip:x,y>;p=1"[..], &b"<sip:z>"[..]]);
+    }
+
+    #[test]
+    fn params_iterate_with_lws() {
+        let p = Params::new(b" ;   tag    = 1918181833n ; lr;x=\"a;b\"");
+        let v: Vec<_> = p.collect();
+        assert_eq!(v[0], (&b"tag"[..], Some(&b"1918181833n"[..])));
+        assert_eq!(v[1], (&b"lr"[..], None));
+        assert_eq!(v[2], (&b"x"[..], Some(&b"\"a;b\""[..])));
+        assert!(check_params(b" ;   tag    = 1918181833n ; lr"));
+        assert!(!check_params(b";;"));
+    }
+}

@@ -1,0 +1,257 @@
+//! Via header values (RFC 3261 §20.42, RFC 3581 rport).
+//!
+//! `via-parm = sent-protocol LWS sent-by *( SEMI via-params )`, where the slashes of
+//! sent-protocol and the colon of sent-by may be surrounded by LWS (RFC 4475 wsinv).
+//! Parsing one value reads its parameters once and keeps the ones a proxy needs (branch,
+//! received, rport, maddr, ttl); the rest stay reachable through [`Via::params`].
+
+use super::scan::{self, Params, TOKEN, WS};
+use super::uri::Host;
+
+/// RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this magic cookie.
+pub const BRANCH_MAGIC_COOKIE: &[u8] = b"z9hG4bK";
+
+/// The transport of a Via (`SIP/2.0/<transport>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport<'a> {
+    Udp,
+    Tcp,
+    Tls,
+    Sctp,
+    Ws,
+    Wss,
+    Other(&'a [u8]),
+}
+
+impl<'a> Transport<'a> {
+    pub fn from_bytes(b: &'a [u8]) -> Transport<'a> {
+        if b.eq_ignore_ascii_case(b"UDP") {
+            Transport::Udp
+        } else if b.eq_ignore_ascii_case(b"TCP") {
+            Transport::Tcp
+        } else if b.eq_ignore_ascii_case(b"TLS") {
+            Transport::Tls
+        } else if b.eq_ignore_ascii_case(b"SCTP") {
+            Transport::Sctp
+        } else if b.eq_ignore_ascii_case(b"WS") {
+            Transport::Ws
+        } else if b.eq_ignore_ascii_case(b"WSS") {
+            Transport::Wss
+        } else {
+            Transport::Other(b)
+        }
+    }
+
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match self {
+            Transport::Udp => b"UDP",
+            Transport::Tcp => b"TCP",
+            Transport::Tls => b"TLS",
+            Transport::Sctp => b"SCTP",
+            Transport::Ws => b"WS",
+            Transport::Wss => b"WSS",
+            Transport::Other(b) => b,
+        }
+    }
+}
+
+/// The `rport` parameter (RFC 3581).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RPort {
+    /// `;rport` without a value: the client asks to have it filled in.
+    Requested,
+    /// `;rport=N`.
+    Port(u16),
+}
+
+/// One Via value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Via<'a> {
+    pub transport: Transport<'a>,
+    /// The sent-by host as received (brackets kept for IPv6).
+    pub host: &'a [u8],
+    pub port: Option<u16>,
+    pub branch: Option<&'a [u8]>,
+    pub received: Option<&'a [u8]>,
+    pub rport: Option<RPort>,
+    pub maddr: Option<&'a [u8]>,
+    pub ttl: Option<u8>,
+    /// All parameters, starting at the first `;`.
+    pub params: Params<'a>,
+    /// The whole via-parm as received (one comma-separated element).
+    pub raw: &'a [u8],
+}
+
+/// Why a Via value was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadVia;
+
+fn skip_ws(s: &[u8]) -> &[u8] {
+    &s[scan::span(s, WS)..]
+}
+
+fn expect(s: &[u8], c: u8) -> Result<&[u8], BadVia> {
+    let s = skip_ws(s);
+    if s.first() == Some(&c) {
+        Ok(skip_ws(&s[1..]))
+    } else {
+        Err(BadVia)
+    }
+}
+
+fn token(s: &[u8]) -> Result<(&[u8], &[u8]), BadVia> {
+    let n = scan::span(s, TOKEN);
+    if n == 0 {
+        return Err(BadVia);
+    }
+    Ok((&s[..n], &s[n..]))
+}
+
+impl<'a> Via<'a> {
+    /// Parses one via-parm (already separated from its neighbours by commas, trimmed).
+    pub fn parse(raw: &'a [u8]) -> Result<Via<'a>, BadVia> {
+        let (name, s) = token(raw)?;
+        if !name.eq_ignore_ascii_case(b"SIP") {
+            return Err(BadVia);
+        }
+        let (version, s) = token(expect(s, b'/')?)?;
+        if version != b"2.0" {
+            return Err(BadVia);
+        }
+        let (transport, s) = token(expect(s, b'/')?)?;
+        // LWS then sent-by
+        if s.is_empty() || !scan::is(s[0], WS) {
+            return Err(BadVia);
+        }
+        let s = skip_ws(s);
+        let host_len = if s.first() == Some(&b'[') {
+            s.iter().position(|&b| b == b']').ok_or(BadVia)? + 1
+        } else {
+            // A name or IPv4 host never contains ':'; the port follows it.
+            s.iter()
+                .position(|&b| !scan::is(b, scan::HOST) || b == b':')
+                .unwrap_or(s.len())
+        };
+        let host = &s[..host_len];
+        if Host::parse(host).is_none() {
+            return Err(BadVia);
+        }
+        let mut s = skip_ws(&s[host_len..]);
+        let mut port = None;
+        if s.first() == Some(&b':') {
+            let t = skip_ws(&s[1..]);
+            let n = t
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(t.len());
+            port = Some(scan::parse_u32(&t[..n], 65535).ok_or(BadVia)? as u16);
+            s = skip_ws(&t[n..]);
+        }
+        if !scan::check_params(s) {
+            return Err(BadVia);
+        }
+        let params = Params::new(s);
+        let mut v = Via {
+            transport: Transport::from_bytes(transport),
+            host,
+            port,
+            branch: None,
+            received: None,
+            rport: None,
+            maddr: None,
+            ttl: None,
+            params,
+            raw,
+        };
+        for (n, val) in params {
+            if n.eq_ignore_ascii_case(b"branch") {
+                v.branch = Some(val.ok_or(BadVia)?);
+            } else if n.eq_ignore_ascii_case(b"received") {
+                v.received = Some(val.ok_or(BadVia)?);
+            } else if n.eq_ignore_ascii_case(b"rport") {
+                v.rport = Some(match val {
+                    None => RPort::Requested,
+                    Some(p) => RPort::Port(scan::parse_u32(p, 65535).ok_or(BadVia)? as u16),
+                });
+            } else if n.eq_ignore_ascii_case(b"maddr") {
+                v.maddr = Some(val.ok_or(BadVia)?);
+            } else if n.eq_ignore_ascii_case(b"ttl") {
+                v.ttl = Some(scan::parse_u32(val.ok_or(BadVia)?, 255).ok_or(BadVia)? as u8);
+            }
+        }
+        Ok(v)
+    }
+
+    /// True when the branch starts with the RFC 3261 magic cookie and has something after it
+    /// (RFC 4475 badbranch: a bare cookie is not an RFC 3261 transaction id).
+    pub fn is_rfc3261_branch(&self) -> bool {
+        matches!(self.branch, Some(b) if b.len() > BRANCH_MAGIC_COOKIE.len() && b.starts_with(BRANCH_MAGIC_COOKIE))
+    }
+
+    /// RFC 3261 §18.2.1 / RFC 3581 §4: a server adds `received` when the sent-by host is
+    /// not the source address, or always when the client asked for `rport`.
+    pub fn needs_received(&self, source: std::net::IpAddr) -> bool {
+        if self.rport.is_some() {
+            return true;
+        }
+        match (Host::parse(self.host), source) {
+            (Some(Host::Ipv4(a)), std::net::IpAddr::V4(b)) => a != b,
+            (Some(Host::Ipv6(a)), std::net::IpAddr::V6(b)) => {
+                std::str::from_utf8(a)
+                    .ok()
+                    .and_then(|s| s.parse::<std::net::Ipv6Addr>().ok())
+                    != Some(b)
+            }
+            _ => true,
+        }
+    }
+
+    /// The sent-by host, classified.
+    pub fn host_kind(&self) -> Option<Host<'a>> {
+        Host::parse(self.host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_with_lws_and_params() {
+        let v = Via::parse(
+            b"SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8",
+        )
+        .unwrap();
+        assert_eq!(v.transport, Transport::Tcp);
+        assert_eq!(v.host, b"spindle.example.com");
+        assert_eq!(v.port, None);
+        assert_eq!(v.branch, Some(&b"z9hG4bK9ikj8"[..]));
+        let v = Via::parse(b"SIP/2.0/UDP [2001:db8::1]:5070;rport;received=192.0.2.1;maddr=224.0.0.1;ttl=16;branch=z9hG4bKx").unwrap();
+        assert_eq!(v.host, b"[2001:db8::1]");
+        assert_eq!(v.port, Some(5070));
+        assert_eq!(v.rport, Some(RPort::Requested));
+        assert_eq!(v.received, Some(&b"192.0.2.1"[..]));
+        assert_eq!(v.maddr, Some(&b"224.0.0.1"[..]));
+        assert_eq!(v.ttl, Some(16));
+        assert!(v.is_rfc3261_branch());
+        let v = Via::parse(b"SIP/2.0/UDP h.example.com : 5060 ;rport=1234").unwrap();
+        assert_eq!(v.port, Some(5060));
+        assert_eq!(v.rport, Some(RPort::Port(1234)));
+    }
+
+    #[test]
+    fn bad_vias() {
+        for bad in [
+            &b"SIP/2.0/UDP 192.0.2.15;;"[..],
+            b"SIP/2.0/UDP",
+            b"SIP/3.0/UDP host",
+            b"SIP/2.0/UDP host:99999",
+            b"SIP/2.0/UDP host;branch",
+            b"SIP/2.0 host",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let v = Via::parse(b"SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK").unwrap();
+        assert!(!v.is_rfc3261_branch());
+    }
+}
