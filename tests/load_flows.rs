@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,7 @@ fn uas_config() -> UasConfig {
         busy_share: 0.0,
         no_answer_share: 0.0,
         timers: SipTimers::default(),
+        call_index: Arc::new(AtomicU64::new(0)),
     }
 }
 
