@@ -116,6 +116,7 @@ fn bindings_come_back_after_a_restart_and_expired_ones_do_not() {
     assert_eq!(b.received(), Some("127.0.0.7:40000".parse().unwrap()));
     assert_eq!(b.local(), 1);
     assert!(b.flags().has(BindingFlags::NAT));
+    assert_eq!(b.next_hop(), Some("127.0.0.7:40000".parse().unwrap()));
     assert_eq!(
         table.lookup(b"bob@example.test", t1, &mut out),
         0,

@@ -309,6 +309,17 @@ impl<'a> BindingRef<'a> {
         self.entry.received
     }
 
+    /// Where a request to this contact should be sent instead of resolving its URI: the
+    /// REGISTER's source address when the binding is flagged NAT (nathelper's
+    /// `fix_nated_register` behaviour), else `None`.
+    pub fn next_hop(&self) -> Option<SocketAddr> {
+        if self.entry.flags.has(BindingFlags::NAT) {
+            self.entry.received
+        } else {
+            None
+        }
+    }
+
     pub fn local(&self) -> ListenerId {
         self.entry.local
     }
