@@ -20,6 +20,7 @@ pub mod locality;
 pub mod router;
 mod splice;
 pub mod stateful;
+pub mod stateless;
 pub mod stats;
 mod transaction;
 

@@ -99,7 +99,7 @@ impl Reply {
     }
 }
 
-/// What to do with a new (out-of-dialog, or in-dialog but addressed to us) request.
+/// What to do with a new request (out of dialog, or in dialog without a Route set left).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteDecision {
     /// Fork to these targets: groups of equal q in parallel, groups in decreasing q serially.
@@ -117,7 +117,9 @@ pub struct RequestInfo {
     pub local: ListenerId,
     /// The Request-URI names this proxy (one of its hostnames or listen addresses).
     pub uri_is_ours: bool,
-    /// The request has a To tag.
+    /// The request has a To tag. In-dialog requests that still carry a Route set after our
+    /// own Route was removed are relayed along it by the core without asking the router; the
+    /// router sees the others (no Route left: the Request-URI is the remote target).
     pub in_dialog: bool,
 }
 
@@ -162,6 +164,14 @@ pub trait Router: Send {
     ) -> FailureDecision {
         let _ = (now, req, failure);
         FailureDecision::Forward
+    }
+
+    /// The address of a next hop whose host is a name, from static data (peers and gateways
+    /// of the forwarding table). Ringlet does no DNS: `None` (the default) makes the branch
+    /// fail with 502.
+    fn resolve(&mut self, host: &[u8], port: u16) -> Option<SocketAddr> {
+        let _ = (host, port);
+        None
     }
 }
 

@@ -237,8 +237,10 @@ impl<R: Router> StatefulProxy<R> {
         reply: &Reply,
         out: &mut Outbox,
     ) {
-        let Ok(via) = msg.top_via() else { return };
-        let dest = response_destination(&via, inc.src);
+        // A request whose Via is unusable is answered where it came from (RFC 4475 badinv01).
+        let dest = msg
+            .top_via()
+            .map_or(inc.src, |via| response_destination(&via, inc.src));
         let tag = self.local_tag(msg);
         let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
         let (edits, server) = (&mut self.edits, self.cfg.server_name.as_str());
@@ -441,10 +443,15 @@ impl<R: Router> StatefulProxy<R> {
     ) {
         self.stats.requests += 1;
         let Some(method) = msg.method() else { return };
-        let Ok(via) = msg.top_via() else {
-            // No usable Via: nobody to answer.
-            self.stats.malformed += 1;
-            return;
+        let via = match msg.top_via() {
+            Ok(v) => v,
+            Err(e) => {
+                self.stats.malformed += 1;
+                if method != Method::Ack {
+                    self.reply_stateless(msg, inc, &Reply::new(e.status(), e.reason()), out);
+                }
+                return;
+            }
         };
         if msg.cseq().is_err() || msg.call_id().is_err() || msg.from().is_err() {
             self.stats.rejected += 1;
@@ -610,7 +617,7 @@ impl<R: Router> StatefulProxy<R> {
         let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
             return false;
         };
-        let Some(dest) = Self::resolve(msg, &plan, None) else {
+        let Ok(dest) = Self::resolve(&mut self.router, msg, &plan, None) else {
             return false;
         };
         // RFC 3261 §16.11: a stateless branch is a function of the incoming branch, so the
@@ -639,16 +646,10 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     /// The next hop of a request after Route processing: the remaining top Route, else the
-    /// branch URI, else the (possibly strict-router rewritten) Request-URI.
+    /// branch URI, else the (possibly strict-router rewritten) Request-URI. Host names go to
+    /// the router's static [`Router::resolve`] (no DNS).
     fn resolve(
-        msg: &Message<'_>,
-        plan: &RoutePlan,
-        branch_uri: Option<&str>,
-    ) -> Option<SocketAddr> {
-        Self::resolve_detail(msg, plan, branch_uri).ok()
-    }
-
-    fn resolve_detail(
+        router: &mut R,
         msg: &Message<'_>,
         plan: &RoutePlan,
         branch_uri: Option<&str>,
@@ -664,7 +665,18 @@ impl<R: Router> StatefulProxy<R> {
             msg.request_uri().ok_or(NextHopError::BadHost)?
         };
         let uri = Uri::parse(raw).map_err(|_| NextHopError::BadHost)?;
-        next_hop(&uri)
+        match next_hop(&uri) {
+            Err(NextHopError::HostName) => {
+                let port = uri.port.unwrap_or(match uri.scheme {
+                    sip::Scheme::Sips => super::locality::SIPS_DEFAULT_PORT,
+                    _ => super::locality::SIP_DEFAULT_PORT,
+                });
+                router
+                    .resolve(uri.host_raw, port)
+                    .ok_or(NextHopError::HostName)
+            }
+            other => other,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -767,8 +779,8 @@ impl<R: Router> StatefulProxy<R> {
             Some(Ok(u)) => plan.strict_ruri.is_none() && self.here.is_ours(&u),
             _ => false,
         };
-        let decision = if in_dialog && (plan.next_route.is_some() || !uri_is_ours) {
-            // In-dialog: follow the Route set / Request-URI (loose routing), no router.
+        let decision = if in_dialog && plan.next_route.is_some() {
+            // In-dialog with a Route set: follow it (loose routing, §16.12), no router.
             RouteDecision::Relay(vec![Target::request_uri()])
         } else {
             let info = RequestInfo {
@@ -845,7 +857,7 @@ impl<R: Router> StatefulProxy<R> {
             Some(a) => Ok(a),
             None => match sip::parse(&t.request) {
                 Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
-                    Ok(plan) => Self::resolve_detail(&req, &plan, target.uri.as_deref()),
+                    Ok(plan) => Self::resolve(&mut self.router, &req, &plan, target.uri.as_deref()),
                     Err(()) => Err(NextHopError::BadHost),
                 },
                 Err(_) => Err(NextHopError::BadHost),
@@ -1320,7 +1332,18 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed += 1;
-                let _ = e;
+                // Answer a refused request when a response can be built at all (never an
+                // ACK, never a response); RFC 4475 §3.1.2.
+                if let Ok(m) = sip::parse_for_reply(incoming.bytes) {
+                    if m.is_request() && m.method() != Some(Method::Ack) {
+                        self.reply_stateless(
+                            &m,
+                            &incoming,
+                            &Reply::new(e.status(), e.reason()),
+                            out,
+                        );
+                    }
+                }
                 return;
             }
         };
