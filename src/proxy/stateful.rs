@@ -332,6 +332,7 @@ impl<R: Router> StatefulProxy<R> {
         let Some(t) = self.table.get_mut(h) else { return };
         if t.is_finished() {
             self.table.remove(h);
+            self.router.transaction_ended(txn_id(h));
             return;
         }
         if let Some(d) = t.next_deadline() {
@@ -613,7 +614,7 @@ impl<R: Router> StatefulProxy<R> {
             // In-dialog: follow the Route set / Request-URI (loose routing), no router.
             RouteDecision::Relay(vec![Target::request_uri()])
         } else {
-            let info = RequestInfo { src: inc.src, local: inc.local, uri_is_ours, in_dialog };
+            let info = RequestInfo { src: inc.src, local: inc.local, uri_is_ours, in_dialog, txn: txn_id(h) };
             self.router.route(now, msg, &info)
         };
         match decision {
@@ -689,6 +690,7 @@ impl<R: Router> StatefulProxy<R> {
             headers,
             dest: dest.unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
             timer_c: None,
+            no_answer: target.no_answer,
             provisional: false,
             final_code: None,
             cancel: None,
@@ -710,7 +712,7 @@ impl<R: Router> StatefulProxy<R> {
             Ok(_) => {
                 if is_invite {
                     branch.client = ClientSide::Invite(InviteClient::start(now, &self.cfg.timers));
-                    branch.timer_c = Some(now + self.cfg.timers.timer_c);
+                    branch.timer_c = Some(now + target.no_answer.unwrap_or(self.cfg.timers.timer_c));
                 } else {
                     branch.client = ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
@@ -748,8 +750,9 @@ impl<R: Router> StatefulProxy<R> {
                 continue;
             }
             let best = t.best.as_ref().map_or(500, Best::code);
-            let six = best >= 600;
-            if !six && t.failure_attempts < MAX_FAILURE_ROUTES && !t.branches.is_empty() {
+            // A 6xx reaches the failure route too (600 Busy Everywhere is busy); the router
+            // decides, and the other branches were cancelled when it arrived.
+            if t.failure_attempts < MAX_FAILURE_ROUTES && !t.branches.is_empty() {
                 t.failure_attempts += 1;
                 self.codes.clear();
                 self.codes.extend(t.branches.iter().filter_map(|b| b.final_code));
@@ -760,6 +763,7 @@ impl<R: Router> StatefulProxy<R> {
                     attempts: t.failure_attempts - 1,
                     src: t.src,
                     local: t.local,
+                    txn: txn_id(h),
                 };
                 let decision = match sip::parse(&request) {
                     Ok(req) => self.router.failure_route(now, &req, &failure),
@@ -913,7 +917,7 @@ impl<R: Router> StatefulProxy<R> {
             101..=199 => {
                 if is_invite {
                     // §16.7 step 2 (via §16.6 step 11): a provisional resets Timer C.
-                    if b.timer_c.is_some() {
+                    if b.timer_c.is_some() && b.no_answer.is_none() {
                         b.timer_c = Some(now + timers.timer_c);
                     }
                     b.provisional = true;
@@ -1101,6 +1105,11 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
     fn next_timeout(&self) -> Option<Instant> {
         self.wheel.next_deadline()
     }
+}
+
+/// The [`RequestInfo::txn`] value of a transaction: its handle, slot and generation.
+fn txn_id(h: TxHandle) -> u64 {
+    (u64::from(h.slot) << 32) | u64::from(h.generation)
 }
 
 #[allow(dead_code)]
