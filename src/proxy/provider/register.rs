@@ -1,11 +1,13 @@
 //! REGISTER to a served domain: the request reduced for the registrar, the registrar's
 //! outcome turned into the reply (OpenSIPS `save("location")`).
 //!
-//! The NAT verdict stored with the bindings is the simplest `nat_uac_test` (flag 32 of
-//! OpenSIPS: a Contact address differs from the source address): such bindings are later
-//! reached at the address the REGISTER came from, not at their Contact.
+//! The NAT verdict stored with the bindings is a simple `nat_uac_test` (flags 1 and 32 of
+//! OpenSIPS together): a Contact with a private address (RFC 1918, RFC 6598 shared space,
+//! link-local, unique-local) that is not the source address, or a Contact host name (which
+//! this proxy cannot resolve): such bindings are reached at the address the REGISTER came
+//! from. A public or loopback Contact elsewhere is a third-party registration and is kept.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::proxy::locality::next_hop;
@@ -98,12 +100,25 @@ pub fn process_register(
     }
 }
 
-/// A Contact whose host:port is not where the REGISTER came from (or a name we cannot
-/// reach without DNS): reach it at the source address instead.
+/// See the module docs: reach this Contact at the source address instead.
 fn contact_differs_from_source(uri: &[u8], src: SocketAddr) -> bool {
     match Uri::parse(uri).ok().map(|u| next_hop(&u)) {
-        Some(Ok(hop)) => hop != src,
+        Some(Ok(hop)) => hop != src && is_private(hop.ip()),
         _ => true,
+    }
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private() || v4.is_link_local() || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        // fc00::/7 unique local, fe80::/10 link local.
+        IpAddr::V6(v6) => {
+            let s = v6.segments()[0];
+            (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
+        }
     }
 }
 
