@@ -84,10 +84,32 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     match load_config(path.as_ref()) {
         Ok(config) => {
             print!("{}", config.to_toml_string());
+            print!("{}", resolved_here(&config));
             ExitCode::SUCCESS
         }
         Err(code) => code,
     }
+}
+
+/// Comment lines saying what the "auto" values mean on this machine.
+fn resolved_here(config: &Config) -> String {
+    let rt = RuntimeConfig::from_config(config);
+    let cores = match &rt.pinning {
+        runtime::Pinning::None => "unpinned".to_string(),
+        runtime::Pinning::Cores(c) => format!("pinned to cores {c:?}"),
+    };
+    let io = match (config.runtime.io, runtime::probe_io_uring()) {
+        (ringlet::config::IoBackendChoice::Poll, _) => "poll".to_string(),
+        (_, Ok(())) => "io_uring".to_string(),
+        (ringlet::config::IoBackendChoice::Uring, Err(why)) => {
+            format!("io_uring REFUSED here: {why}")
+        }
+        (ringlet::config::IoBackendChoice::Auto, Err(why)) => format!("poll ({why})"),
+    };
+    format!(
+        "\n# On this machine: {} workers, {cores}, io backend {io}.\n",
+        rt.workers
+    )
 }
 
 fn run(path: Option<PathBuf>) -> ExitCode {

@@ -50,7 +50,7 @@ pub use config::ProviderConfig;
 pub use factory::{build_proxy, ProviderShared};
 pub use forward::ForwardReason;
 pub use pstn::is_number;
-pub use register::{write_aor, TableDirectory};
+pub use register::write_aor;
 pub use users::with_user;
 
 use crate::proxy::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};

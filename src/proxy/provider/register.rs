@@ -1,5 +1,5 @@
-//! REGISTER to a served domain: the request reduced for the registrar, the registrar's
-//! outcome turned into the reply (OpenSIPS `save("location")`).
+//! REGISTER to a served domain: the request reduced by the registrar, the NAT verdict, the
+//! registrar's outcome turned into the reply (OpenSIPS `save("location")`).
 //!
 //! The NAT verdict stored with the bindings is a simple `nat_uac_test` (flags 1 and 32 of
 //! OpenSIPS together): a Contact with a private address (RFC 1918, RFC 6598 shared space,
@@ -13,36 +13,10 @@ use std::time::Instant;
 use crate::proxy::locality::next_hop;
 use crate::proxy::{Reply, RequestInfo};
 use crate::registrar::{
-    AorLookup, BindingFlags, ParsedRegister, RegisterDisposition, RegisterOutcome, RegisterSource,
-    Registrar, RequestedContact, SubscriberDirectory,
+    BindingFlags, ParsedRegister, RegisterDisposition, RegisterOutcome, RegisterSource, Registrar,
 };
-use crate::sip::{Contact, HeaderName, Message, Uri};
+use crate::sip::{Message, Uri};
 use crate::table::ForwardingSnapshot;
-
-/// The forwarding table as the registrar's directory: aliases and DIDs resolved, disabled
-/// subscribers reported.
-pub struct TableDirectory<'a>(pub &'a ForwardingSnapshot);
-
-impl SubscriberDirectory for TableDirectory<'_> {
-    fn is_local_domain(&self, host: &[u8]) -> bool {
-        self.0.is_local_domain(host)
-    }
-
-    fn registration_aor(&self, user: &[u8], host: &[u8], out: &mut Vec<u8>) -> AorLookup {
-        out.clear();
-        let Some(r) = self.0.resolve(user, host) else {
-            return AorLookup::Unknown;
-        };
-        let Some(s) = self.0.subscriber_by_id(r.id) else {
-            return AorLookup::Unknown;
-        };
-        if !s.enabled {
-            return AorLookup::Disabled;
-        }
-        write_aor(self.0, r.id, out);
-        AorLookup::Found
-    }
-}
 
 /// The location-table key of a subscriber: `user@domain`, domain lowercase.
 pub fn write_aor(snap: &ForwardingSnapshot, id: crate::table::SubscriberId, out: &mut Vec<u8>) {
@@ -52,11 +26,6 @@ pub fn write_aor(snap: &ForwardingSnapshot, id: crate::table::SubscriberId, out:
         out.push(b'@');
         out.extend_from_slice(snap.domain_name(s.domain).unwrap_or("").as_bytes());
     }
-}
-
-/// Why a REGISTER could not be reduced.
-fn bad(reason: &'static str) -> Reply {
-    Reply::new(400, reason)
 }
 
 /// Process a REGISTER whose Request-URI host is a served domain. `None`: the registrar says
@@ -69,9 +38,9 @@ pub fn process_register(
     info: &RequestInfo,
     outcome: &mut RegisterOutcome,
 ) -> Option<Reply> {
-    let reduced = match reduce(req) {
+    let reduced = match ParsedRegister::from_message(req) {
         Ok(r) => r,
-        Err(reply) => return Some(reply),
+        Err((status, reason)) => return Some(Reply::new(status, reason)),
     };
     let mut flags = BindingFlags::default();
     if reduced
@@ -86,15 +55,12 @@ pub fn process_register(
         local: info.local,
         flags,
     };
-    match registrar.process(&reduced, &TableDirectory(snap), &from, now, outcome) {
+    // The table is the registrar's directory: aliases and DIDs resolved, disabled refused.
+    match registrar.process(&reduced, snap, &from, now, outcome) {
         RegisterDisposition::NotLocal => None,
         RegisterDisposition::Answered => {
             let mut reply = Reply::new(outcome.status, outcome.reason);
-            for (h, v) in outcome.header_fields() {
-                reply
-                    .headers
-                    .push(format!("{}: {}", h.name(), String::from_utf8_lossy(v)));
-            }
+            reply.headers.extend(outcome.header_lines());
             Some(reply)
         }
     }
@@ -120,41 +86,4 @@ fn is_private(ip: IpAddr) -> bool {
             (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
         }
     }
-}
-
-fn reduce<'a>(req: &Message<'a>) -> Result<ParsedRegister<'a>, Reply> {
-    let ruri = match req.request_uri_parsed() {
-        Some(Ok(u)) => u,
-        _ => return Err(bad("Bad Request-URI")),
-    };
-    let to = req.to().map_err(|_| bad("Bad To Header"))?;
-    let call_id = req.call_id().map_err(|_| bad("Bad Call-ID"))?;
-    let cseq = req.cseq().map_err(|_| bad("Bad CSeq"))?;
-    let mut r = ParsedRegister::new(
-        ruri.host_raw,
-        to.uri.user.unwrap_or(b""),
-        to.uri.host_raw,
-        call_id,
-        cseq.seq,
-    );
-    r.expires = req.expires().map_err(|_| bad("Bad Expires"))?;
-    for c in req.contacts() {
-        match c.map_err(|_| bad("Bad Contact"))? {
-            Contact::Star => r.wildcard = true,
-            Contact::Addr(na) => r.push_contact(RequestedContact {
-                uri: na.uri.raw,
-                expires: na.expires().map_err(|_| bad("Bad Contact expires"))?,
-                q: na.q().map_err(|_| bad("Bad Contact q"))?,
-            }),
-        }
-    }
-    for line in req.headers_named(HeaderName::Path) {
-        for p in crate::proxy::provider::users::split_list(line) {
-            r.push_path(p);
-        }
-    }
-    r.supported_path = req.supported().any(|t| t.eq_ignore_ascii_case(b"path"));
-    r.unsupported = req.require().find(|t| !t.eq_ignore_ascii_case(b"path"));
-    r.user_agent = req.header(HeaderName::UserAgent).unwrap_or(b"");
-    Ok(r)
 }
