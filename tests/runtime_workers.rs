@@ -194,6 +194,10 @@ fn endpoint_deadlines_fire_and_drain_waits_for_them() {
         assert_eq!(bytes, b"late:two");
         let total = h.join().unwrap();
         assert_eq!(total.datagrams_out, 2);
+        assert_eq!(
+            total.drain_expired, 0,
+            "{io:?}: left because the work was done, not because time ran out"
+        );
     }
 }
 
@@ -269,5 +273,32 @@ fn an_exhausted_buffer_ring_is_refilled_and_rearmed_without_loss() {
                 "the ENOBUFS path ran: {t:?}"
             );
         }
+    }
+}
+
+#[test]
+fn a_drain_that_runs_out_leaves_and_says_so() {
+    for io in backends() {
+        let h = start(io, 1, |_| {
+            Box::new(Delayed {
+                delay: Duration::from_secs(3600),
+                pending: Vec::new(),
+            })
+        });
+        let server = h.local_addrs()[0][0];
+        let c = client();
+        c.send_to(b"never", server).unwrap();
+        let t0 = Instant::now();
+        while h.total().datagrams_in < 1 && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::yield_now();
+        }
+        h.shutdown(Duration::ZERO);
+        let total = h.join().unwrap();
+        assert_eq!(total.datagrams_in, 1, "{io:?}");
+        assert_eq!(
+            total.datagrams_out, 0,
+            "{io:?}: the answer was an hour away"
+        );
+        assert_eq!(total.drain_expired, 1, "{io:?}");
     }
 }

@@ -134,7 +134,7 @@ impl PollWorker {
             match core.phase() {
                 Phase::Running => {}
                 Phase::Draining(deadline) => {
-                    if core.drained(now, deadline) {
+                    if core.may_leave(now, deadline, false) {
                         return Ok(());
                     }
                 }
