@@ -112,6 +112,8 @@ struct SendBatch {
     msgs: Vec<libc::msghdr>,
     iovs: Vec<libc::iovec>,
     addrs: Vec<SockAddr>,
+    /// The socket each datagram leaves from.
+    fds: Vec<i32>,
     pending: usize,
 }
 
@@ -122,6 +124,7 @@ impl SendBatch {
             msgs: Vec::new(),
             iovs: Vec::new(),
             addrs: Vec::new(),
+            fds: Vec::new(),
             pending: 0,
         }
     }
@@ -347,25 +350,24 @@ impl UringWorker {
         let Some(bid) = cqueue::buffer_select(flags) else {
             return;
         };
-        let counters = core.counters.clone();
         match types::RecvMsgOut::parse(self.bufs.buffer(bid, res as usize), &self.recv_hdr) {
             Ok(msg) => {
                 if let Some(total) = rxq_overflow_from_control(msg.control_data()) {
                     WorkerCounters::add(
-                        &counters.drop_socket_overflow,
+                        &core.counters.drop_socket_overflow,
                         self.overflow[l].observe(total),
                     );
                 }
                 let name_len = (msg.incoming_name_len() as usize).min(msg.name_data().len());
                 if msg.is_payload_truncated() {
-                    WorkerCounters::add(&counters.drop_truncated, 1);
+                    WorkerCounters::add(&core.counters.drop_truncated, 1);
                 } else if let Some(src) = sockaddr_bytes_to_std(&msg.name_data()[..name_len]) {
                     core.deliver(now, l as ListenerId, src, msg.payload_data());
                 } else {
-                    WorkerCounters::add(&counters.drop_bad_source, 1);
+                    WorkerCounters::add(&core.counters.drop_bad_source, 1);
                 }
             }
-            Err(()) => WorkerCounters::add(&counters.drop_bad_source, 1),
+            Err(()) => WorkerCounters::add(&core.counters.drop_bad_source, 1),
         }
         self.bufs.recycle(bid);
     }
@@ -420,13 +422,13 @@ impl UringWorker {
         batch.msgs.clear();
         batch.iovs.clear();
         batch.addrs.clear();
-        let mut fds = Vec::with_capacity(batch.out.len());
+        batch.fds.clear();
         for (t, bytes) in batch.out.transmits() {
             let Some(sock) = self.sockets.get(t.local as usize) else {
                 WorkerCounters::add(&core.counters.send_errors, 1);
                 continue;
             };
-            fds.push(sock.as_raw_fd());
+            batch.fds.push(sock.as_raw_fd());
             batch.addrs.push(SockAddr::from(t.dest));
             batch.iovs.push(libc::iovec {
                 iov_base: bytes.as_ptr() as *mut libc::c_void,
@@ -455,7 +457,8 @@ impl UringWorker {
         let bytes: usize = self.batches[b].iovs.iter().map(|v| v.iov_len).sum();
         WorkerCounters::add(&core.counters.datagrams_out, n as u64);
         WorkerCounters::add(&core.counters.bytes_out, bytes as u64);
-        for (i, fd) in fds.into_iter().enumerate() {
+        for i in 0..n {
+            let fd = self.batches[b].fds[i];
             let msg = &self.batches[b].msgs[i] as *const libc::msghdr;
             let e = opcode::SendMsg::new(types::Fd(fd), msg)
                 .build()
