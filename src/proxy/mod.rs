@@ -17,6 +17,7 @@ pub mod best_response;
 mod compose;
 pub mod config;
 pub mod locality;
+pub mod provider;
 pub mod router;
 mod splice;
 pub mod stateful;
@@ -26,6 +27,8 @@ mod transaction;
 
 pub use config::ProxyConfig;
 pub use locality::{Locality, NextHopError};
-pub use router::{Failure, FailureDecision, RelayToRequestUri, Reply, RequestInfo, RouteDecision, Router, Target};
+pub use router::{
+    Failure, FailureDecision, RelayToRequestUri, Reply, RequestInfo, RouteDecision, Router, Target,
+};
 pub use stateful::StatefulProxy;
 pub use stats::ProxyStats;

@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::endpoint::ListenerId;
 use crate::sip::Message;
@@ -37,17 +37,29 @@ pub struct Target {
     /// Extra header lines for this branch only, each a whole `Name: value` without CRLF
     /// (e.g. `Diversion: <sip:alice@example.com>;reason=no-answer`).
     pub headers: Vec<String>,
+    /// INVITE only: give up on this branch (CANCEL it, count it as 408) when it has no
+    /// final response this long after it was sent, instead of waiting for Timer C (the
+    /// subscriber's no-answer timeout, OpenSIPS `fr_inv_timer`). Provisionals do not extend
+    /// it. `None`: Timer C as configured.
+    pub no_answer: Option<Duration>,
 }
 
 impl Target {
     /// Relay to the request's own Request-URI (the default target).
     pub fn request_uri() -> Self {
-        Target { q: 1000, ..Target::default() }
+        Target {
+            q: 1000,
+            ..Target::default()
+        }
     }
 
     /// Relay with a new Request-URI.
     pub fn uri(uri: impl Into<String>) -> Self {
-        Target { uri: Some(uri.into()), q: 1000, ..Target::default() }
+        Target {
+            uri: Some(uri.into()),
+            q: 1000,
+            ..Target::default()
+        }
     }
 
     pub fn with_q(mut self, q: u16) -> Self {
@@ -62,6 +74,11 @@ impl Target {
 
     pub fn with_header(mut self, line: impl Into<String>) -> Self {
         self.headers.push(line.into());
+        self
+    }
+
+    pub fn with_no_answer(mut self, after: Duration) -> Self {
+        self.no_answer = Some(after);
         self
     }
 }
@@ -79,7 +96,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
-        Reply { code, reason: reason.into(), headers: Vec::new() }
+        Reply {
+            code,
+            reason: reason.into(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_header(mut self, line: impl Into<String>) -> Self {
@@ -88,7 +109,7 @@ impl Reply {
     }
 }
 
-/// What to do with a new (out-of-dialog, or in-dialog but addressed to us) request.
+/// What to do with a new request (out of dialog, or in dialog without a Route set left).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteDecision {
     /// Fork to these targets: groups of equal q in parallel, groups in decreasing q serially.
@@ -106,8 +127,13 @@ pub struct RequestInfo {
     pub local: ListenerId,
     /// The Request-URI names this proxy (one of its hostnames or listen addresses).
     pub uri_is_ours: bool,
-    /// The request has a To tag.
+    /// The request has a To tag. In-dialog requests that still carry a Route set after our
+    /// own Route was removed are relayed along it by the core without asking the router; the
+    /// router sees the others (no Route left: the Request-URI is the remote target).
     pub in_dialog: bool,
+    /// Names this transaction until [`Router::transaction_ended`] is called with it (the
+    /// same value is in [`Failure::txn`]), for routers that keep per-transaction state.
+    pub txn: u64,
 }
 
 /// Why the failure route runs: every branch ended without a 2xx and nothing is left to try.
@@ -122,6 +148,8 @@ pub struct Failure<'a> {
     pub attempts: u32,
     pub src: SocketAddr,
     pub local: ListenerId,
+    /// The transaction, as in [`RequestInfo::txn`].
+    pub txn: u64,
 }
 
 /// What the failure route decided.
@@ -142,10 +170,32 @@ pub trait Router: Send {
     fn route(&mut self, now: Instant, req: &Message<'_>, info: &RequestInfo) -> RouteDecision;
 
     /// Every branch failed. Not called for a cancelled transaction (RFC 3261 §16.10: it
-    /// ends with 487) or once a 2xx or 6xx was received. `req` is the original request.
-    fn failure_route(&mut self, now: Instant, req: &Message<'_>, failure: &Failure<'_>) -> FailureDecision {
+    /// ends with 487) or once a 2xx was received. It is called after a 6xx (the other
+    /// branches are already cancelled, §16.7 step 5), so that a router may treat 600 Busy
+    /// Everywhere as busy; routers that do not want that answer `Forward` for 6xx.
+    /// `req` is the original request.
+    fn failure_route(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        failure: &Failure<'_>,
+    ) -> FailureDecision {
         let _ = (now, req, failure);
         FailureDecision::Forward
+    }
+
+    /// The address of a next hop whose host is a name, from static data (peers and gateways
+    /// of the forwarding table). Ringlet does no DNS: `None` (the default) makes the branch
+    /// fail with 502.
+    fn resolve(&mut self, host: &[u8], port: u16) -> Option<SocketAddr> {
+        let _ = (host, port);
+        None
+    }
+
+    /// Transaction `txn` (see [`RequestInfo::txn`]) has left the table: forget anything kept
+    /// for it. Called once per transaction.
+    fn transaction_ended(&mut self, txn: u64) {
+        let _ = txn;
     }
 }
 

@@ -17,7 +17,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::endpoint::ListenerId;
 use crate::txn::{InviteClient, InviteServer, NonInviteClient, NonInviteServer};
@@ -28,7 +28,11 @@ use super::router::Target;
 #[derive(Debug, Clone)]
 pub(crate) enum StoredKey {
     /// Branch with the magic cookie: branch, sent-by host (ranges in `request`) and port.
-    Rfc3261 { branch: Range<u32>, host: Range<u32>, port: Option<u16> },
+    Rfc3261 {
+        branch: Range<u32>,
+        host: Range<u32>,
+        port: Option<u16>,
+    },
     /// RFC 2543 peers: a 64-bit fingerprint (computed with a second, independent hash key)
     /// of Request-URI, From tag, Call-ID, CSeq number and top Via.
     Rfc2543 { fingerprint: u64 },
@@ -108,6 +112,9 @@ pub(crate) struct Branch {
     pub dest: SocketAddr,
     /// RFC 3261 §16.6 step 11: Timer C (INVITE branches only).
     pub timer_c: Option<Instant>,
+    /// The target's no-answer limit ([`Target::no_answer`]): Timer C runs for this long from
+    /// the branch's start and provisionals do not reset it.
+    pub no_answer: Option<Duration>,
     /// A provisional response (101-199) arrived: the branch may be cancelled (§9.1).
     pub provisional: bool,
     /// The branch's final status as the response context sees it (a real response, or 408
@@ -121,10 +128,14 @@ pub(crate) struct Branch {
 
 impl Branch {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [self.client.next_deadline(), self.timer_c, self.cancel.as_ref().and_then(|c| c.next_deadline())]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.client.next_deadline(),
+            self.timer_c,
+            self.cancel.as_ref().and_then(|c| c.next_deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
@@ -207,7 +218,10 @@ impl ProxyTransaction {
             + self
                 .branches
                 .iter()
-                .map(|b| b.uri.as_ref().map_or(0, |u| u.len()) + b.headers.as_ref().map_or(0, |h| h.len()))
+                .map(|b| {
+                    b.uri.as_ref().map_or(0, |u| u.len())
+                        + b.headers.as_ref().map_or(0, |h| h.len())
+                })
                 .sum::<usize>()
             + self.pending.capacity() * std::mem::size_of::<Target>()
             + match &self.best {
