@@ -121,7 +121,9 @@ impl PollWorker {
             }
             if reading {
                 for l in 0..self.sockets.len() {
-                    if self.pollfds[l + 1].revents & libc::POLLIN != 0 {
+                    // POLLERR too: the read returns (and so clears) a pending socket error,
+                    // which would otherwise make every poll return at once.
+                    if self.pollfds[l + 1].revents != 0 {
                         self.receive(core, now, l);
                     }
                 }
