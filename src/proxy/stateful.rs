@@ -205,21 +205,6 @@ impl<R: Router> StatefulProxy<R> {
         })
     }
 
-    /// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
-    /// identifiers, so an ACK for one of them is recognised even without a transaction.
-    fn local_tag(&self, msg: &Message<'_>) -> [u8; 19] {
-        let h = loop_hash(msg)
-            ^ (msg
-                .top_via()
-                .ok()
-                .and_then(|v| v.branch)
-                .map_or(0, |b| b.len() as u32));
-        let mut t = [0u8; 19];
-        let mut w = &mut t[..];
-        let _ = write!(w, "rlt{:08x}{:08x}", self.cfg.branch_salt, h);
-        t
-    }
-
     fn is_local_tag(&self, tag: &[u8]) -> bool {
         let mut p = [0u8; 11];
         let mut w = &mut p[..];
@@ -241,7 +226,7 @@ impl<R: Router> StatefulProxy<R> {
         let dest = msg
             .top_via()
             .map_or(inc.src, |via| response_destination(&via, inc.src));
-        let tag = self.local_tag(msg);
+        let tag = local_tag(self.cfg.branch_salt, msg);
         let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
         let (edits, server) = (&mut self.edits, self.cfg.server_name.as_str());
         out.send_with(inc.local, dest, |buf| {
@@ -299,36 +284,116 @@ impl<R: Router> StatefulProxy<R> {
             let Ok(req) = sip::parse(&t.request) else {
                 return;
             };
-            let tag = self.local_tag(&req);
-            let to_tag = if code > 100 { Some(&tag[..]) } else { None };
-            self.buf.clear();
-            write_local_response(
-                &req,
-                t.src,
-                code,
-                reason,
-                to_tag,
-                extra,
-                &self.cfg.server_name,
+            let src = t.src;
+            Self::write_reply(
+                &self.cfg,
                 &mut self.edits,
                 &mut self.buf,
+                &req,
+                src,
+                code,
+                reason,
+                extra,
             );
         }
         self.send_upstream(now, h, code, out);
     }
 
+    /// [`Self::reply_in_txn`] when the request is at hand already parsed (no re-parse).
+    #[allow(clippy::too_many_arguments)]
+    fn reply_in_txn_with(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        req: &Message<'_>,
+        src: SocketAddr,
+        code: u16,
+        reason: &str,
+        extra: &[&str],
+        out: &mut Outbox,
+    ) {
+        Self::write_reply(
+            &self.cfg,
+            &mut self.edits,
+            &mut self.buf,
+            req,
+            src,
+            code,
+            reason,
+            extra,
+        );
+        self.send_upstream(now, h, code, out);
+    }
+
+    /// Write our response to `req` into `buf` (a To tag of ours above 100).
+    #[allow(clippy::too_many_arguments)]
+    fn write_reply(
+        cfg: &ProxyConfig,
+        edits: &mut EditList,
+        buf: &mut Vec<u8>,
+        req: &Message<'_>,
+        src: SocketAddr,
+        code: u16,
+        reason: &str,
+        extra: &[&str],
+    ) {
+        let tag = local_tag(cfg.branch_salt, req);
+        let to_tag = if code > 100 { Some(&tag[..]) } else { None };
+        buf.clear();
+        write_local_response(
+            req,
+            src,
+            code,
+            reason,
+            to_tag,
+            extra,
+            &cfg.server_name,
+            edits,
+            buf,
+        );
+    }
+
+    /// Take the stored request of `h` out, run `f` on it parsed and Route-processed, and put
+    /// it back (so `f` may use `self` freely; it must not reply through `h` meanwhile).
+    fn with_request<T>(
+        &mut self,
+        h: TxHandle,
+        f: impl FnOnce(&mut Self, &Message<'_>, &RoutePlan) -> T,
+    ) -> Option<T> {
+        let t = self.table.get_mut(h)?;
+        let request = std::mem::take(&mut t.request);
+        let result = match sip::parse(&request) {
+            Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
+                Ok(plan) => Some(f(self, &req, &plan)),
+                Err(()) => None,
+            },
+            Err(_) => None,
+        };
+        if let Some(t) = self.table.get_mut(h) {
+            t.request = request;
+        }
+        result
+    }
+
     /// Rebuild the request of branch `fork` of `h` into `self.fwd`.
     fn build_branch_request(&mut self, h: TxHandle, fork: usize) -> bool {
+        self.with_request(h, |s, req, plan| s.build_branch_with(req, plan, h, fork))
+            .unwrap_or(false)
+    }
+
+    /// Write the request of branch `fork` of `h` (from the parsed stored request) into
+    /// `self.fwd`.
+    fn build_branch_with(
+        &mut self,
+        req: &Message<'_>,
+        plan: &RoutePlan,
+        h: TxHandle,
+        fork: usize,
+    ) -> bool {
         let Some(t) = self.table.get(h) else {
             return false;
         };
         let Some(b) = t.branches.get(fork) else {
-            return false;
-        };
-        let Ok(req) = sip::parse(&t.request) else {
-            return false;
-        };
-        let Ok(plan) = plan_routes(&req, &self.here, &mut self.routes) else {
             return false;
         };
         let id = BranchId {
@@ -350,7 +415,7 @@ impl<R: Router> StatefulProxy<R> {
             extra_headers: b.headers.as_deref().unwrap_or(b""),
         };
         self.fwd.clear();
-        write_forwarded_request(&req, &plan, &spec, &mut self.edits, &mut self.fwd);
+        write_forwarded_request(req, plan, &spec, &mut self.edits, &mut self.fwd);
         true
     }
 
@@ -769,7 +834,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.transactions += 1;
         if is_invite {
             // RFC 3261 §16.2 / §17.2.1: 100 Trying at once, so the caller stops retransmitting.
-            self.reply_in_txn(now, h, 100, "Trying", &[], out);
+            self.reply_in_txn_with(now, h, msg, inc.src, 100, "Trying", &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
         let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
@@ -800,7 +865,16 @@ impl<R: Router> StatefulProxy<R> {
             }
             RouteDecision::Respond(reply) => {
                 let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
-                self.reply_in_txn(now, h, reply.code, &reply.reason, &extra, out);
+                self.reply_in_txn_with(
+                    now,
+                    h,
+                    msg,
+                    inc.src,
+                    reply.code,
+                    &reply.reason,
+                    &extra,
+                    out,
+                );
             }
             RouteDecision::Drop => {
                 if let Some(t) = self.table.get_mut(h) {
@@ -837,12 +911,30 @@ impl<R: Router> StatefulProxy<R> {
             t.pending = Vec::new();
         }
         t.branches.reserve_exact(group.len());
-        for target in group {
-            self.start_branch(now, h, target, out);
+        let started = self.with_request(h, |s, req, plan| {
+            for target in group {
+                s.start_branch(now, h, req, plan, target, out);
+            }
+        });
+        if started.is_none() {
+            if let Some(t) = self.table.get_mut(h) {
+                t.best = Some(Best::Local {
+                    code: 500,
+                    reason: "Server Internal Error",
+                });
+            }
         }
     }
 
-    fn start_branch(&mut self, now: Instant, h: TxHandle, target: Target, out: &mut Outbox) {
+    fn start_branch(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        req: &Message<'_>,
+        plan: &RoutePlan,
+        target: Target,
+        out: &mut Outbox,
+    ) {
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -862,13 +954,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let dest = match target.next_hop {
             Some(a) => Ok(a),
-            None => match sip::parse(&t.request) {
-                Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
-                    Ok(plan) => Self::resolve(&mut self.router, &req, &plan, target.uri.as_deref()),
-                    Err(()) => Err(NextHopError::BadHost),
-                },
-                Err(_) => Err(NextHopError::BadHost),
-            },
+            None => Self::resolve(&mut self.router, req, plan, target.uri.as_deref()),
         };
         let is_invite = t.is_invite;
         let mut branch = Branch {
@@ -906,7 +992,7 @@ impl<R: Router> StatefulProxy<R> {
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
-                if self.build_branch_request(h, fork) {
+                if self.build_branch_with(req, plan, h, fork) {
                     if let Some(t) = self.table.get(h) {
                         out.send(t.local, t.branches[fork].dest, &self.fwd);
                     }
@@ -1331,6 +1417,21 @@ impl<R: Router> StatefulProxy<R> {
             self.advance_context(now, h, out);
         }
     }
+}
+
+/// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
+/// identifiers, so an ACK for one of them is recognised even without a transaction.
+fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
+    let h = loop_hash(msg)
+        ^ (msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch)
+            .map_or(0, |b| b.len() as u32));
+    let mut t = [0u8; 19];
+    let mut w = &mut t[..];
+    let _ = write!(w, "rlt{salt:08x}{h:08x}");
+    t
 }
 
 impl<R: Router> Endpoint for StatefulProxy<R> {
