@@ -3,13 +3,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 
 use ringlet::config::Config;
 use ringlet::load::cli::{run_load, run_tune, LoadArgs, TuneArgs};
+use ringlet::proxy::provider::{build_proxy, ProviderConfig, ProviderShared};
 use ringlet::runtime::{self, log, RuntimeConfig};
 use ringlet::table::cli::{run_table, run_user, TableCommand, UserCommand};
 
@@ -83,10 +84,32 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     match load_config(path.as_ref()) {
         Ok(config) => {
             print!("{}", config.to_toml_string());
+            print!("{}", resolved_here(&config));
             ExitCode::SUCCESS
         }
         Err(code) => code,
     }
+}
+
+/// Comment lines saying what the "auto" values mean on this machine.
+fn resolved_here(config: &Config) -> String {
+    let rt = RuntimeConfig::from_config(config);
+    let cores = match &rt.pinning {
+        runtime::Pinning::None => "unpinned".to_string(),
+        runtime::Pinning::Cores(c) => format!("pinned to cores {c:?}"),
+    };
+    let io = match (config.runtime.io, runtime::probe_io_uring()) {
+        (ringlet::config::IoBackendChoice::Poll, _) => "poll".to_string(),
+        (_, Ok(())) => "io_uring".to_string(),
+        (ringlet::config::IoBackendChoice::Uring, Err(why)) => {
+            format!("io_uring REFUSED here: {why}")
+        }
+        (ringlet::config::IoBackendChoice::Auto, Err(why)) => format!("poll ({why})"),
+    };
+    format!(
+        "\n# On this machine: {} workers, {cores}, io backend {io}.\n",
+        rt.workers
+    )
 }
 
 fn run(path: Option<PathBuf>) -> ExitCode {
@@ -101,12 +124,34 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     }
     let rt = RuntimeConfig::from_config(&config);
     let drain = Duration::from_millis(config.runtime.drain_ms);
-    let factory =
-        |_: &runtime::WorkerInfo| -> Box<dyn ringlet::endpoint::Endpoint> { Box::new(Discard) };
-    let on_reload = || {
-        log::info(format_args!(
-            "nothing to reload yet: the forwarding table is not loaded by this version"
+    // The provider routing logic on the stateful proxy, one per worker, sharing the table.
+    let shared =
+        match ProviderShared::from_config(&config, ProviderConfig::default(), Instant::now()) {
+            Ok(s) => std::sync::Arc::new(s),
+            Err(e) => {
+                eprintln!("ringlet: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+    log::info(format_args!(
+        "table {}: {}",
+        shared.table.load().source().display(),
+        shared.table.load().counts()
+    ));
+    let factory = |w: &runtime::WorkerInfo| -> Box<dyn ringlet::endpoint::Endpoint> {
+        Box::new(build_proxy(
+            w.index,
+            w.count,
+            &w.local_addrs,
+            &shared,
+            Instant::now(),
         ))
+    };
+    let on_reload = || match shared.table.reload_from(&config.files.table) {
+        Ok(report) => log::info(format_args!("{report}")),
+        Err(e) => log::error(format_args!(
+            "table reload refused, the old table stays: {e}"
+        )),
     };
     match runtime::serve(rt, factory, drain, on_reload) {
         Ok(total) => {
@@ -123,21 +168,5 @@ fn run(path: Option<PathBuf>) -> ExitCode {
             log::error(format_args!("{e}"));
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Temporary: drops everything until the stateless core lands.
-struct Discard;
-impl ringlet::endpoint::Endpoint for Discard {
-    fn on_datagram(
-        &mut self,
-        _: std::time::Instant,
-        _: ringlet::endpoint::Incoming<'_>,
-        _: &mut ringlet::endpoint::Outbox,
-    ) {
-    }
-    fn on_timeout(&mut self, _: std::time::Instant, _: &mut ringlet::endpoint::Outbox) {}
-    fn next_timeout(&self) -> Option<std::time::Instant> {
-        None
     }
 }

@@ -17,9 +17,11 @@ pub mod best_response;
 mod compose;
 pub mod config;
 pub mod locality;
+pub mod provider;
 pub mod router;
 mod splice;
 pub mod stateful;
+pub mod stateless;
 pub mod stats;
 mod transaction;
 
