@@ -429,3 +429,23 @@ fn bytes_per_transaction_are_reported() {
     let bytes = n.proxy.transaction_bytes();
     assert!(bytes > 400 && bytes < 8192, "{bytes}");
 }
+
+#[test]
+fn a_487_carrying_only_our_via_still_reaches_the_caller_with_hers() {
+    let mut n = net();
+    let sent = n.send_str(ALICE, &invite(BOB_URI, "call-v", "z9hG4bKv1"));
+    let inv = one(&sent, BOB, "INVITE");
+    n.send(BOB, &respond(&inv, 180, "Ringing", "b12", &[]));
+    let sent = n.send_str(ALICE, &cancel(BOB_URI, "call-v", "z9hG4bKv1"));
+    let c = one(&sent, BOB, "CANCEL");
+    n.send(BOB, &respond(&c, 200, "OK", "b12", &[]));
+    // A sloppy UAS builds its 487 from the CANCEL: only the proxy's Via.
+    let bad = String::from_utf8(respond(&c, 487, "Request Terminated", "b12", &[]))
+        .unwrap()
+        .replace("CSeq: 1 CANCEL", "CSeq: 1 INVITE");
+    let sent = n.send_str(BOB, &bad);
+    let up = one(&sent, ALICE, "487");
+    let via = up.msg().top_via().unwrap();
+    assert_eq!(via.branch, Some(&b"z9hG4bKv1"[..]));
+    assert_eq!(up.msg().vias().count(), 1);
+}

@@ -316,9 +316,11 @@ fn top_via_removal(msg: &Message<'_>) -> Option<Range<usize>> {
 /// Write `resp` without its top Via (ours) when `strip_via`, with `extra` lines
 /// (CRLF-ended) added, its challenges dropped when `drop_challenges` and, when `status` is
 /// given, a new status line.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_response_upstream(
     resp: &Message<'_>,
     strip_via: bool,
+    restore_vias: &[u8],
     status: Option<(u16, &str)>,
     drop_challenges: bool,
     extra: &[u8],
@@ -327,6 +329,13 @@ pub(crate) fn write_response_upstream(
 ) {
     let data = resp.datagram();
     edits.clear();
+    if !restore_vias.is_empty() {
+        // A peer that answered with our Via only: put the caller's Vias back (added before
+        // the deletion of ours, which may start at the same offset).
+        edits.insert_with(resp.headers_span().start, |t| {
+            t.extend_from_slice(restore_vias)
+        });
+    }
     if strip_via {
         if let Some(r) = top_via_removal(resp) {
             edits.delete(r);
@@ -353,6 +362,33 @@ pub(crate) fn write_response_upstream(
         edits.insert_with(resp.headers_span().end, |t| t.extend_from_slice(extra));
     }
     edits.apply(data, 0..resp.len(), out);
+}
+
+/// The Via lines of a request as its responses must carry them (received/rport on the top
+/// one, RFC 3261 §18.2.1, RFC 3581).
+pub(crate) fn write_request_vias(
+    req: &Message<'_>,
+    src: SocketAddr,
+    edits: &mut EditList,
+    out: &mut Vec<u8>,
+) {
+    let data = req.datagram();
+    let mut first = true;
+    for h in req.headers() {
+        if h.name != HeaderName::Via {
+            continue;
+        }
+        if first {
+            first = false;
+            edits.clear();
+            if let Ok(via) = req.top_via() {
+                top_via_edits(data, &via, src, edits);
+            }
+            edits.apply(data, span_in(data, h.line), out);
+        } else {
+            out.extend_from_slice(h.line);
+        }
+    }
 }
 
 /// Append the WWW-/Proxy-Authenticate lines of `resp` to `into` (§16.7 step 7).

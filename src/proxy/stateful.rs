@@ -43,8 +43,8 @@ use crate::txn::{
 use super::best_response::{forwarded_code, is_better, is_challenge};
 use super::compose::{
     collect_challenges, loop_hash, plan_routes, response_destination, via_destination,
-    write_cancel_or_ack, write_forwarded_request, write_local_response, write_response_upstream,
-    ForwardSpec, RoutePlan, RouteValue,
+    write_cancel_or_ack, write_forwarded_request, write_local_response, write_request_vias,
+    write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -1103,6 +1103,7 @@ impl<R: Router> StatefulProxy<R> {
                         write_response_upstream(
                             &resp,
                             false,
+                            b"",
                             status,
                             merge,
                             &t.challenges,
@@ -1199,7 +1200,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.stateless_responses += 1;
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
-            write_response_upstream(msg, true, None, false, b"", edits, buf)
+            write_response_upstream(msg, true, b"", None, false, b"", edits, buf)
         });
     }
 
@@ -1235,6 +1236,11 @@ impl<R: Router> StatefulProxy<R> {
             self.stats.retransmissions += 1;
             return;
         }
+        let vias = if code > 100 {
+            self.missing_vias(h, msg)
+        } else {
+            Vec::new()
+        };
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -1287,6 +1293,7 @@ impl<R: Router> StatefulProxy<R> {
                     write_response_upstream(
                         msg,
                         true,
+                        &vias,
                         None,
                         false,
                         b"",
@@ -1304,6 +1311,22 @@ impl<R: Router> StatefulProxy<R> {
         }
     }
 
+    /// The caller's Via lines when `resp` (from a branch of `h`) came back with our Via only
+    /// (a peer that answered a CANCEL's Via, say); empty, without allocating, otherwise.
+    fn missing_vias(&mut self, h: TxHandle, resp: &Message<'_>) -> Vec<u8> {
+        if resp.vias().nth(1).is_some() {
+            return Vec::new();
+        }
+        let Some(t) = self.table.get(h) else {
+            return Vec::new();
+        };
+        let mut vias = Vec::new();
+        if let Ok(req) = sip::parse(&t.request) {
+            write_request_vias(&req, t.src, &mut self.edits, &mut vias);
+        }
+        vias
+    }
+
     /// Forward a branch response upstream through the server transaction.
     fn forward_upstream(
         &mut self,
@@ -1314,7 +1337,17 @@ impl<R: Router> StatefulProxy<R> {
         out: &mut Outbox,
     ) {
         self.buf.clear();
-        write_response_upstream(msg, true, None, false, b"", &mut self.edits, &mut self.buf);
+        let vias = self.missing_vias(h, msg);
+        write_response_upstream(
+            msg,
+            true,
+            &vias,
+            None,
+            false,
+            b"",
+            &mut self.edits,
+            &mut self.buf,
+        );
         self.send_upstream(now, h, code, out);
     }
 
