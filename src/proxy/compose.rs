@@ -71,9 +71,10 @@ pub(crate) fn plan_routes(
     }
     let mut plan = RoutePlan::default();
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
-    // (our address without a user part); the real target is the last Route value.
+    // (our address, no user part, `lr`: a REGISTER to our domain is not one); the real
+    // target is the last Route value.
     if let (Some(Ok(ruri)), Some(last)) = (msg.request_uri_parsed(), buf.last_mut()) {
-        if ruri.user.is_none() && here.is_ours(&ruri) {
+        if ruri.user.is_none() && ruri.lr() && here.is_ours(&ruri) {
             last.removed = true;
             plan.strict_ruri = Some(last.uri.clone());
         }

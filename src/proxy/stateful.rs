@@ -907,11 +907,12 @@ impl<R: Router> StatefulProxy<R> {
         }
         let q = t.pending[0].q;
         let n = t.pending.iter().take_while(|x| x.q == q).count();
-        let group: Vec<Target> = t.pending.drain(..n).collect();
-        if t.pending.is_empty() {
-            // Give the memory back: most transactions have exactly one group.
-            t.pending = Vec::new();
-        }
+        let group: Vec<Target> = if n == t.pending.len() {
+            // The last (usually the only) group: move the vector, no copy, memory given back.
+            std::mem::take(&mut t.pending)
+        } else {
+            t.pending.drain(..n).collect()
+        };
         t.branches.reserve_exact(group.len());
         let started = self.with_request(h, |s, req, plan| {
             for target in group {
