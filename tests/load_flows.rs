@@ -714,3 +714,18 @@ fn uas_counts_an_ack_that_a_proxy_relayed_after_the_bye() {
     );
     assert_eq!(uas.active(), 0);
 }
+
+#[test]
+fn a_late_wake_up_still_starts_every_call_due_in_the_window() {
+    let t0 = Instant::now();
+    let mut cfg = uac_config(t0, Scenario::Options, 1_000, 10.0);
+    cfg.place_for = Duration::from_secs(1);
+    let sink = StatsSink::new();
+    let mut uac = UacEndpoint::new(cfg, sink.clone());
+    let mut out = Outbox::new();
+    // The worker was busy: the first wake-up comes after the whole placing window.
+    uac.on_timeout(t0 + Duration::from_millis(1500), &mut out);
+    assert_eq!(out.len(), 10, "calls due at 0, 100, ..., 900 ms");
+    assert_eq!(sink.take().attempted + uac.local_stats().attempted, 10);
+    assert_eq!(uac.active(), 10);
+}
