@@ -72,6 +72,7 @@ pub mod directory;
 pub mod location;
 pub mod persist;
 pub mod register;
+pub mod sip_date;
 pub mod sip_glue;
 
 pub use binding::{BindingFlags, BindingList, BindingRef, QValue, TimeBase, DEFAULT_Q};
