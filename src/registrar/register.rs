@@ -10,7 +10,7 @@
 //!      7 expiry per contact: param > Expires header > default;
 //!        0 < e < min ─► 423 + Min-Expires, e > max ─► clamped
 //!        apply atomically (Call-ID/CSeq rule; limit)      else 500 / 503, nothing changed
-//!      8 200 with every current binding: Contact: <uri>;expires=N[;q=..], Path echoed
+//!      8 200 with every current binding: Contact: <uri>;expires=N[;q=..], Path echoed, Date
 //! ```
 //!
 //! Steps 3 and 4 (authentication, authorisation) belong to `auth/`: the proxy runs them
