@@ -275,8 +275,10 @@ impl<R: Router> StatefulProxy<R> {
         if code >= 200 {
             t.answered = true;
         }
-        if !(t.is_invite && (200..300).contains(&code)) {
-            // Kept for resends to retransmitted requests (2xx to INVITE is end to end).
+        if t.is_invite && (200..300).contains(&code) {
+            // RFC 6026: INVITE retransmissions are absorbed from now on; nothing to resend.
+            t.last_response = Vec::new();
+        } else {
             t.last_response.clear();
             t.last_response.extend_from_slice(&self.buf);
         }
@@ -422,6 +424,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         if t.is_finished() {
             self.table.remove(h);
+            self.router.transaction_ended(txn_id(h));
             return;
         }
         if let Some(d) = t.next_deadline() {
@@ -788,6 +791,7 @@ impl<R: Router> StatefulProxy<R> {
                 local: inc.local,
                 uri_is_ours,
                 in_dialog,
+                txn: txn_id(h),
             };
             self.router.route(now, msg, &info)
         };
@@ -830,6 +834,11 @@ impl<R: Router> StatefulProxy<R> {
         let q = t.pending[0].q;
         let n = t.pending.iter().take_while(|x| x.q == q).count();
         let group: Vec<Target> = t.pending.drain(..n).collect();
+        if t.pending.is_empty() {
+            // Give the memory back: most transactions have exactly one group.
+            t.pending = Vec::new();
+        }
+        t.branches.reserve_exact(group.len());
         for target in group {
             self.start_branch(now, h, target, out);
         }
@@ -870,6 +879,7 @@ impl<R: Router> StatefulProxy<R> {
             headers,
             dest: dest.unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
             timer_c: None,
+            no_answer: target.no_answer,
             provisional: false,
             final_code: None,
             cancel: None,
@@ -893,7 +903,8 @@ impl<R: Router> StatefulProxy<R> {
             Ok(_) => {
                 if is_invite {
                     branch.client = ClientSide::Invite(InviteClient::start(now, &self.cfg.timers));
-                    branch.timer_c = Some(now + self.cfg.timers.timer_c);
+                    let limit = target.no_answer.unwrap_or(self.cfg.timers.timer_c);
+                    branch.timer_c = Some(now + limit);
                 } else {
                     branch.client =
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
@@ -934,8 +945,9 @@ impl<R: Router> StatefulProxy<R> {
                 continue;
             }
             let best = t.best.as_ref().map_or(500, Best::code);
-            let six = best >= 600;
-            if !six && t.failure_attempts < MAX_FAILURE_ROUTES && !t.branches.is_empty() {
+            // A 6xx reaches the failure route too (600 Busy Everywhere is busy); the router
+            // decides, and the other branches were cancelled when it arrived.
+            if t.failure_attempts < MAX_FAILURE_ROUTES && !t.branches.is_empty() {
                 t.failure_attempts += 1;
                 self.codes.clear();
                 self.codes
@@ -947,6 +959,7 @@ impl<R: Router> StatefulProxy<R> {
                     attempts: t.failure_attempts - 1,
                     src: t.src,
                     local: t.local,
+                    txn: txn_id(h),
                 };
                 let decision = match sip::parse(&request) {
                     Ok(req) => self.router.failure_route(now, &req, &failure),
@@ -1145,7 +1158,7 @@ impl<R: Router> StatefulProxy<R> {
             101..=199 => {
                 if is_invite {
                     // §16.7 step 2 (via §16.6 step 11): a provisional resets Timer C.
-                    if b.timer_c.is_some() {
+                    if b.timer_c.is_some() && b.no_answer.is_none() {
                         b.timer_c = Some(now + timers.timer_c);
                     }
                     b.provisional = true;
@@ -1375,6 +1388,11 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
     fn next_timeout(&self) -> Option<Instant> {
         self.wheel.next_deadline()
     }
+}
+
+/// The [`RequestInfo::txn`] value of a transaction: its handle, slot and generation.
+fn txn_id(h: TxHandle) -> u64 {
+    (u64::from(h.slot) << 32) | u64::from(h.generation)
 }
 
 #[allow(dead_code)]
