@@ -67,6 +67,7 @@
 //! and the table's [`TimeBase`] maps it to milliseconds and, for the database, to Unix time.
 
 pub mod binding;
+mod binding_set;
 pub mod config;
 pub mod directory;
 pub mod location;
