@@ -6,7 +6,10 @@
 mod harness;
 
 use harness::*;
-use ringlet::proxy::provider::ProviderConfig;
+use ringlet::proxy::provider::{
+    AuthPurpose, AuthVerdict, AuthorizeContext, CallerIdentity, ProviderConfig, RequestAuthorizer,
+};
+use ringlet::proxy::Reply;
 use ringlet::sip::HeaderName;
 
 #[test]
@@ -179,4 +182,74 @@ fn non_invite_requests_reach_all_bindings_without_forwarding() {
         one(&sent, DAVE, "MESSAGE").ruri(),
         "sip:dave@127.0.0.7:5060"
     );
+}
+
+/// An authentication step that challenges every request without credentials and passes
+/// the others as alice.
+struct Challenge;
+
+impl RequestAuthorizer for Challenge {
+    fn authorize(
+        &mut self,
+        _now: std::time::Instant,
+        req: &ringlet::sip::Message<'_>,
+        ctx: &AuthorizeContext<'_>,
+    ) -> AuthVerdict {
+        let has_credentials = req.headers().any(|h| {
+            h.name == HeaderName::ProxyAuthorization || h.name == HeaderName::Authorization
+        });
+        if !has_credentials {
+            let code = if ctx.purpose == AuthPurpose::Register {
+                401
+            } else {
+                407
+            };
+            return AuthVerdict::Respond(
+                Reply::new(code, "Unauthorized")
+                    .with_header("Proxy-Authenticate: Digest realm=\"example.test\", nonce=\"n\""),
+            );
+        }
+        let alice = ctx
+            .snapshot
+            .subscriber(b"alice", b"example.test")
+            .map(|s| s.id);
+        AuthVerdict::Pass(alice.map_or(CallerIdentity::Anonymous, CallerIdentity::Subscriber))
+    }
+}
+
+#[test]
+fn the_auth_step_runs_first_and_its_identity_is_used() {
+    let mut net = Net::new();
+    net.proxy.router_mut().set_authorizer(Box::new(Challenge));
+    let reg = net.register("bob", BOB1, None);
+    assert_eq!(
+        reg.status(),
+        Some(401),
+        "REGISTER challenged before the registrar"
+    );
+    let sent = Call::new("carol", CAROL1, "sip:4930123@example.test", "a1").start(&mut net);
+    let r = one(&sent, CAROL1, "407");
+    assert!(
+        r.text().contains("Proxy-Authenticate: Digest"),
+        "{}",
+        r.text()
+    );
+    none(&sent, GW1, "INVITE");
+    // With credentials the step says "alice" (group pstn), whatever the From claims.
+    let text = Call::new("carol", CAROL1, "sip:4930123@example.test", "a2")
+        .invite()
+        .replace(
+            "Contact:",
+            "Proxy-Authorization: Digest username=\"alice\"\r\nContact:",
+        );
+    let sent = net.send_str(CAROL1, &text);
+    one(&sent, GW1, "INVITE");
+    // Requests not claiming one of our subscribers skip the step.
+    let sent = net.send_str(
+        PEER,
+        &Call::new("x", PEER, "sip:example.test", "a3")
+            .request("OPTIONS")
+            .replace("@example.test>;tag", "@carrier.test>;tag"),
+    );
+    one(&sent, PEER, "200/OPTIONS");
 }

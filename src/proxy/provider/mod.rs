@@ -124,6 +124,11 @@ impl ProviderRouter {
         self
     }
 
+    /// Replace the authentication step of a running router.
+    pub fn set_authorizer(&mut self, step: Box<dyn RequestAuthorizer>) {
+        self.authorizer = step;
+    }
+
     pub fn stats(&self) -> &ProviderStats {
         &self.stats
     }

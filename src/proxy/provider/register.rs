@@ -87,3 +87,36 @@ fn is_private(ip: IpAddr) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_guess_private_elsewhere_or_a_name() {
+        let src: SocketAddr = "203.0.113.7:40000".parse().unwrap();
+        assert!(contact_differs_from_source(b"sip:a@192.168.1.20:5060", src));
+        assert!(
+            contact_differs_from_source(b"sip:a@100.64.3.3", src),
+            "RFC 6598 shared space"
+        );
+        assert!(
+            contact_differs_from_source(b"sip:a@phone.example", src),
+            "a name: no DNS here"
+        );
+        assert!(
+            !contact_differs_from_source(b"sip:a@203.0.113.7:40000", src),
+            "the source itself"
+        );
+        assert!(
+            !contact_differs_from_source(b"sip:a@198.51.100.9:5060", src),
+            "third-party registration"
+        );
+        assert!(!contact_differs_from_source(b"sip:a@127.0.0.1:5090", src));
+        let lan: SocketAddr = "192.168.1.20:5060".parse().unwrap();
+        assert!(
+            !contact_differs_from_source(b"sip:a@192.168.1.20:5060", lan),
+            "same LAN, no NAT"
+        );
+    }
+}
