@@ -253,3 +253,29 @@ fn the_auth_step_runs_first_and_its_identity_is_used() {
     );
     one(&sent, PEER, "200/OPTIONS");
 }
+
+#[test]
+fn register_to_our_address_uses_the_to_domain() {
+    let mut net = Net::new();
+    let text = "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.3:5060;branch=z9hG4bKip1;rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:bob@example.test>;tag=r1\r\n\
+         To: <sip:bob@example.test>\r\n\
+         Call-ID: reg-ip\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:bob@127.0.0.3:5060>\r\n\
+         Content-Length: 0\r\n\r\n";
+    let sent = net.send_str(BOB1, text);
+    assert_eq!(one(&sent, BOB1, "200/REGISTER").status(), Some(200));
+    let sent = Call::new("alice", ALICE, "sip:bob@example.test", "ip2").start(&mut net);
+    one(&sent, BOB1, "INVITE");
+    let sent = net.send_str(
+        BOB1,
+        &text
+            .replace("example.test", "elsewhere.test")
+            .replace("CSeq: 1", "CSeq: 2")
+            .replace("ip1", "ip3"),
+    );
+    one(&sent, BOB1, "404/REGISTER");
+}

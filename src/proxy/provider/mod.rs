@@ -314,10 +314,11 @@ impl Router for ProviderRouter {
                 now,
                 req,
                 info,
+                info.uri_is_ours || self.is_us(&ruri),
                 &mut self.outcome,
             ) {
                 Some(reply) => RouteDecision::Respond(reply),
-                // Our address but not a domain of the table: nobody to register.
+                // Our address, and the To names no domain of the table either.
                 None => RouteDecision::Respond(Reply::new(404, "Domain Not Served")),
             };
         }

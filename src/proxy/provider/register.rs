@@ -28,20 +28,26 @@ pub fn write_aor(snap: &ForwardingSnapshot, id: crate::table::SubscriberId, out:
     }
 }
 
-/// Process a REGISTER whose Request-URI host is a served domain. `None`: the registrar says
-/// it is not ours after all (the caller relays it).
+/// Process a REGISTER whose Request-URI host is a served domain or (`host_is_us`) one of
+/// our own addresses. `None`: the registrar says the domain is not ours after all.
 pub fn process_register(
     registrar: &Registrar,
     snap: &ForwardingSnapshot,
     now: Instant,
     req: &Message<'_>,
     info: &RequestInfo,
+    host_is_us: bool,
     outcome: &mut RegisterOutcome,
 ) -> Option<Reply> {
-    let reduced = match ParsedRegister::from_message(req) {
+    let mut reduced = match ParsedRegister::from_message(req) {
         Ok(r) => r,
         Err((status, reason)) => return Some(Reply::new(status, reason)),
     };
+    if host_is_us && !snap.is_local_domain(reduced.request_uri_host) {
+        // `REGISTER sip:<our address>`: the domain is the one the To names (OpenSIPS
+        // `is_myself($ru)` then `save()` on the To AoR).
+        reduced.request_uri_host = reduced.to_host;
+    }
     let mut flags = BindingFlags::default();
     if reduced
         .contacts()
