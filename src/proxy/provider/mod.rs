@@ -124,6 +124,11 @@ impl ProviderRouter {
         self
     }
 
+    /// Replace the authentication step of a running router.
+    pub fn set_authorizer(&mut self, step: Box<dyn RequestAuthorizer>) {
+        self.authorizer = step;
+    }
+
     pub fn stats(&self) -> &ProviderStats {
         &self.stats
     }
@@ -309,10 +314,11 @@ impl Router for ProviderRouter {
                 now,
                 req,
                 info,
+                info.uri_is_ours || self.is_us(&ruri),
                 &mut self.outcome,
             ) {
                 Some(reply) => RouteDecision::Respond(reply),
-                // Our address but not a domain of the table: nobody to register.
+                // Our address, and the To names no domain of the table either.
                 None => RouteDecision::Respond(Reply::new(404, "Domain Not Served")),
             };
         }
