@@ -197,6 +197,75 @@ fn fill(table: &LocationTable, n: &Names, t0: Instant) {
     }
 }
 
+/// The whole REGISTER path of a worker: parse the datagram, process against a table
+/// snapshot of 10 000 subscribers, write the 200 with the sip writer.
+fn bench_datagram(c: &mut Criterion) {
+    const USERS: usize = 10_000;
+    let mut text = String::from("domain example.test\n");
+    for i in 0..USERS {
+        text.push_str(&format!(
+            "user user{i:06}@example.test md5=ae7914636bb60b37a9441871cf572389\n"
+        ));
+    }
+    let snapshot =
+        ringlet::table::ForwardingSnapshot::parse(&text, std::path::Path::new("bench.table"))
+            .unwrap();
+    let datagrams: Vec<Vec<u8>> = (0..USERS)
+        .map(|i| {
+            format!(
+                "REGISTER sip:example.test SIP/2.0\r\n\
+                 Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-{i:08x};rport\r\n\
+                 Max-Forwards: 70\r\n\
+                 From: <sip:user{i:06}@example.test>;tag=8f3a{i}\r\n\
+                 To: <sip:user{i:06}@example.test>\r\n\
+                 Call-ID: {i:08x}-4c2f-9a1b-5e7d3c2a1f00@127.0.0.1\r\n\
+                 CSeq: CSEQ REGISTER\r\n\
+                 Contact: <sip:user{i:06}@127.0.0.1:5062;transport=udp>;expires=3600\r\n\
+                 User-Agent: Ringlet-Bench/1.0\r\n\
+                 Content-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    let t0 = Instant::now();
+    let table = Arc::new(LocationTable::new(TimeBase::new(t0, 0), 256, 16));
+    let registrar = Registrar::new(table, &RegistrarConfig::in_memory());
+    let from = source();
+    let mut out = RegisterOutcome::new();
+    let mut response = Vec::with_capacity(1024);
+    let mut buf = Vec::with_capacity(1024);
+    let mut i = 0usize;
+    let mut g = c.benchmark_group("registrar");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse_process_respond", |b| {
+        b.iter(|| {
+            let k = i % USERS;
+            // CSeq grows each round over the users so every REGISTER is a valid refresh.
+            let round = (i / USERS + 1) % 10_000;
+            let digits = [round / 1000, round / 100 % 10, round / 10 % 10, round % 10]
+                .map(|d| b'0' + d as u8);
+            buf.clear();
+            buf.extend_from_slice(&datagrams[k]);
+            if let Some(p) = buf.windows(4).position(|w| w == b"CSEQ") {
+                buf[p..p + 4].copy_from_slice(&digits);
+            }
+            i += 1;
+            let Ok(msg) = ringlet::sip::parse(&buf) else {
+                return;
+            };
+            registrar.process_register(&msg, &snapshot, &from, t0, &mut out);
+            response.clear();
+            let _ = out.write_response(&msg, b"tag1", &mut response);
+            black_box(response.len());
+        })
+    });
+    assert_eq!(
+        out.status, 200,
+        "the benchmark must measure accepted REGISTERs"
+    );
+    g.finish();
+}
+
 /// Lookups of random registered AoRs, alone and while `STORM` threads refresh bindings.
 fn bench_lookup(c: &mut Criterion) {
     let n = names(SUBSCRIBERS);
@@ -279,6 +348,66 @@ fn bench_lookup(c: &mut Criterion) {
     g.finish();
 }
 
+/// The write-behind writer's worst case: every shard dirty (the queue overflowed), so one
+/// batch rewrites the whole table. Printed, not a criterion measurement.
+fn persist_full_rewrite(_c: &mut Criterion) {
+    let n = names(SUBSCRIBERS);
+    let t0 = Instant::now();
+    let dir = std::env::temp_dir().join(format!("ringlet-bench-rewrite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = Arc::new(LocationTable::new(
+        TimeBase::new(t0, 1_750_000_000_000),
+        256,
+        16,
+    ));
+    let store = RegistrationStore::open(dir.join("reg.db")).unwrap();
+    // Queue of one and an hour-long interval: the fill overflows it, every shard goes dirty.
+    let handle = store
+        .start(table.clone(), Duration::from_secs(3600), 1)
+        .unwrap();
+    fill(&table, &n, t0);
+    let started = Instant::now();
+    handle.flush();
+    let first = started.elapsed();
+    // Second pass: refresh everything again (the db is now populated: deletes + inserts).
+    let mut out = BindingList::new();
+    for k in 0..SUBSCRIBERS {
+        let aor = format!("{}@example.test", n.users[k]);
+        let c = [ContactUpdate {
+            uri: n.contacts[k].as_bytes(),
+            expires: 3600,
+            q: 1000,
+        }];
+        let change = RegisterChange {
+            call_id: n.call_ids[k].as_bytes(),
+            cseq: 2,
+            contacts: ContactSet::Contacts(&c),
+            path: &[],
+            user_agent: b"Ringlet-Bench/1.0",
+            received: Some("127.0.0.1:5062".parse().unwrap()),
+            local: 0,
+            flags: BindingFlags::default(),
+        };
+        table.apply(aor.as_bytes(), t0, &change, &mut out).unwrap();
+    }
+    let started = Instant::now();
+    handle.flush();
+    let second = started.elapsed();
+    let s = handle.stop();
+    eprintln!(
+        "write-behind full rewrite of {SUBSCRIBERS} bindings: {:.2} s into an empty db ({:.0} rows/s), {:.2} s over a populated one ({:.0} rows/s); {} batches, {} rows, {} errors",
+        first.as_secs_f64(),
+        SUBSCRIBERS as f64 / first.as_secs_f64(),
+        second.as_secs_f64(),
+        SUBSCRIBERS as f64 / second.as_secs_f64(),
+        s.batches,
+        s.rows_written,
+        s.errors
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Heap bytes per binding: live heap before and after filling a table with 100k AoRs,
 /// one binding each (75-byte contact, 45-byte Call-ID, 17-byte User-Agent).
 fn bytes_per_binding(_c: &mut Criterion) {
@@ -297,5 +426,12 @@ fn bytes_per_binding(_c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bytes_per_binding, bench_process, bench_lookup);
+criterion_group!(
+    benches,
+    bytes_per_binding,
+    persist_full_rewrite,
+    bench_process,
+    bench_datagram,
+    bench_lookup
+);
 criterion_main!(benches);

@@ -10,6 +10,7 @@ use mimalloc::MiMalloc;
 
 use ringlet::config::Config;
 use ringlet::load::cli::{run_load, run_tune, LoadArgs, TuneArgs};
+use ringlet::proxy::stateless::{StatelessCounters, StatelessProxy};
 use ringlet::runtime::{self, log, RuntimeConfig};
 use ringlet::table::cli::{run_table, run_user, TableCommand, UserCommand};
 
@@ -83,10 +84,32 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     match load_config(path.as_ref()) {
         Ok(config) => {
             print!("{}", config.to_toml_string());
+            print!("{}", resolved_here(&config));
             ExitCode::SUCCESS
         }
         Err(code) => code,
     }
+}
+
+/// Comment lines saying what the "auto" values mean on this machine.
+fn resolved_here(config: &Config) -> String {
+    let rt = RuntimeConfig::from_config(config);
+    let cores = match &rt.pinning {
+        runtime::Pinning::None => "unpinned".to_string(),
+        runtime::Pinning::Cores(c) => format!("pinned to cores {c:?}"),
+    };
+    let io = match (config.runtime.io, runtime::probe_io_uring()) {
+        (ringlet::config::IoBackendChoice::Poll, _) => "poll".to_string(),
+        (_, Ok(())) => "io_uring".to_string(),
+        (ringlet::config::IoBackendChoice::Uring, Err(why)) => {
+            format!("io_uring REFUSED here: {why}")
+        }
+        (ringlet::config::IoBackendChoice::Auto, Err(why)) => format!("poll ({why})"),
+    };
+    format!(
+        "\n# On this machine: {} workers, {cores}, io backend {io}.\n",
+        rt.workers
+    )
 }
 
 fn run(path: Option<PathBuf>) -> ExitCode {
@@ -101,8 +124,13 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     }
     let rt = RuntimeConfig::from_config(&config);
     let drain = Duration::from_millis(config.runtime.drain_ms);
-    let factory =
-        |_: &runtime::WorkerInfo| -> Box<dyn ringlet::endpoint::Endpoint> { Box::new(Discard) };
+    // The stateless relay (RFC 3261 §16.11) until the stateful proxy takes its place.
+    let mut relay_counters = Vec::new();
+    let factory = |w: &runtime::WorkerInfo| -> Box<dyn ringlet::endpoint::Endpoint> {
+        let relay = StatelessProxy::new(w.local_addrs.clone());
+        relay_counters.push(relay.counters());
+        Box::new(relay)
+    };
     let on_reload = || {
         log::info(format_args!(
             "nothing to reload yet: the forwarding table is not loaded by this version"
@@ -117,6 +145,7 @@ fn run(path: Option<PathBuf>) -> ExitCode {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             log::info(format_args!("stopped: {}", fields.join(" ")));
+            log::info(format_args!("relay: {}", relay_summary(&relay_counters)));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -126,18 +155,20 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     }
 }
 
-/// Temporary: drops everything until the stateless core lands.
-struct Discard;
-impl ringlet::endpoint::Endpoint for Discard {
-    fn on_datagram(
-        &mut self,
-        _: std::time::Instant,
-        _: ringlet::endpoint::Incoming<'_>,
-        _: &mut ringlet::endpoint::Outbox,
-    ) {
-    }
-    fn on_timeout(&mut self, _: std::time::Instant, _: &mut ringlet::endpoint::Outbox) {}
-    fn next_timeout(&self) -> Option<std::time::Instant> {
-        None
-    }
+fn relay_summary(counters: &[std::sync::Arc<StatelessCounters>]) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let sum = |f: fn(&StatelessCounters) -> &std::sync::atomic::AtomicU64| -> u64 {
+        counters.iter().map(|c| f(c).load(Relaxed)).sum()
+    };
+    format!(
+        "requests_relayed={} responses_relayed={} options_answered={} parse_errors={} errors_answered={} drop_not_ours={} drop_unroutable={} drop_malformed={}",
+        sum(|c| &c.requests_relayed),
+        sum(|c| &c.responses_relayed),
+        sum(|c| &c.options_answered),
+        sum(|c| &c.parse_errors),
+        sum(|c| &c.errors_answered),
+        sum(|c| &c.drop_not_ours),
+        sum(|c| &c.drop_unroutable),
+        sum(|c| &c.drop_malformed),
+    )
 }

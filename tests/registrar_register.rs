@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ringlet::registrar::{
     AorLookup, BindingFlags, BindingList, LocationTable, ParsedRegister, RegisterDisposition,
     RegisterOutcome, RegisterSource, Registrar, RegistrarConfig, RequestedContact,
-    SubscriberDirectory, TimeBase,
+    SubscriberDirectory, TimeBase, UserLookup,
 };
 
 /// example.test served; alice (alias `100`), bob, and a disabled carol.
@@ -199,6 +199,10 @@ fn too_brief_gets_423_with_min_expires_and_too_long_is_clamped() {
     assert_eq!(f.status(), (423, "Interval Too Brief"));
     assert_eq!(f.headers(), "Min-Expires: 60\r\n");
     assert_eq!(
+        f.out.header_lines().collect::<Vec<_>>(),
+        ["Min-Expires: 60"]
+    );
+    assert_eq!(
         f.lookup("alice@example.test", 0).len(),
         0,
         "nothing of a refused request applies"
@@ -376,4 +380,56 @@ fn more_contacts_than_a_request_may_carry_is_400() {
     f.run(&r, 0);
     assert_eq!(f.status().0, 400);
     assert_eq!(f.lookup("alice@example.test", 0).len(), 0);
+}
+
+#[test]
+fn lookup_user_resolves_aliases_and_tells_why_nothing_was_found() {
+    let mut f = Fixture::new();
+    let mut r = req("alice", "c1", 1);
+    r.expires = Some(60);
+    r.push_contact(contact("sip:alice@127.0.0.5:1"));
+    f.run(&r, 0);
+    let (mut key, mut list) = (Vec::new(), BindingList::new());
+    let reg = &f.registrar;
+    let at = |s| f.t0 + Duration::from_secs(s);
+    assert_eq!(
+        reg.lookup_user(&f.dir, b"100", b"EXAMPLE.test", at(1), &mut key, &mut list),
+        UserLookup::Found(1)
+    );
+    assert_eq!(list.get(0).unwrap().contact(), b"sip:alice@127.0.0.5:1");
+    assert_eq!(
+        reg.lookup_user(
+            &f.dir,
+            b"alice",
+            b"example.test",
+            at(60),
+            &mut key,
+            &mut list
+        ),
+        UserLookup::NotRegistered
+    );
+    assert!(list.is_empty());
+    assert_eq!(
+        reg.lookup_user(&f.dir, b"bob", b"example.test", at(1), &mut key, &mut list),
+        UserLookup::NotRegistered
+    );
+    assert_eq!(
+        reg.lookup_user(&f.dir, b"eve", b"example.test", at(1), &mut key, &mut list),
+        UserLookup::UnknownUser
+    );
+    assert_eq!(
+        reg.lookup_user(
+            &f.dir,
+            b"carol",
+            b"example.test",
+            at(1),
+            &mut key,
+            &mut list
+        ),
+        UserLookup::Disabled
+    );
+    assert_eq!(
+        reg.lookup_user(&f.dir, b"alice", b"other.test", at(1), &mut key, &mut list),
+        UserLookup::NotLocal
+    );
 }

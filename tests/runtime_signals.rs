@@ -87,6 +87,23 @@ fn sigterm_drains_and_exits_zero_on_both_backends() {
         let config = format!("listen = [\"127.0.0.1:0\"]\n[runtime]\nworkers = 2\ncores = \"none\"\nio = \"{io}\"\ndrain_ms = 2000\n");
         let (mut child, rx, addr, startup) = spawn(&config, &format!("term-{io}.toml"));
         assert!(addr.ip().is_loopback());
+        // The stateless relay answers an OPTIONS for itself.
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let me = c.local_addr().unwrap();
+        let options = format!(
+            "OPTIONS sip:{addr} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsig1;rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:{addr}>\r\n\
+             Call-ID: sig-{io}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        );
+        c.send_to(options.as_bytes(), addr).unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, _) = c.recv_from(&mut buf).expect("OPTIONS answered");
+        assert!(
+            buf[..n].starts_with(b"SIP/2.0 200 OK\r\n"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
         signal(&child, libc::SIGHUP);
         signal(&child, libc::SIGTERM);
         let status = wait_exit(&mut child);
@@ -101,6 +118,10 @@ fn sigterm_drains_and_exits_zero_on_both_backends() {
             "{io}: {log:#?}"
         );
         assert!(log.iter().any(|l| l.contains("stopped")), "{io}: {log:#?}");
+        assert!(
+            log.iter().any(|l| l.contains("options_answered=1")),
+            "{io}: {log:#?}"
+        );
         let workers = startup
             .iter()
             .filter(|l| l.contains("worker ") && l.contains("127.0.0.1:"))

@@ -241,3 +241,33 @@ fn oversized_datagrams_are_dropped_and_counted() {
         assert_eq!(h.total().drop_truncated, 1, "{io:?}");
     }
 }
+
+#[test]
+fn an_exhausted_buffer_ring_is_refilled_and_rearmed_without_loss() {
+    for io in backends() {
+        let mut cfg = ringlet::runtime::RuntimeConfig::new(vec!["127.0.0.1:0".parse().unwrap()], 1);
+        cfg.io = io;
+        // One provided buffer: any second queued datagram finds the ring empty (ENOBUFS),
+        // which ends the multishot receive; the datagrams wait in the socket buffer.
+        cfg.recv_buffers = 1;
+        let h =
+            ringlet::runtime::Runtime::start(cfg, |w| Box::new(Echo { index: w.index })).unwrap();
+        let server = h.local_addrs()[0][0];
+        let c = client();
+        let n = 300;
+        for i in 0..n {
+            c.send_to(format!("{i}").as_bytes(), server).unwrap();
+        }
+        for _ in 0..n {
+            recv(&c).unwrap_or_else(|| panic!("{io:?}: an answer is missing"));
+        }
+        let t = h.total();
+        assert_eq!(t.datagrams_in, n as u64, "{io:?}: {t:?}");
+        if io == ringlet::config::IoBackendChoice::Uring {
+            assert!(
+                t.recv_no_buffers > 0 && t.recv_rearms > 0,
+                "the ENOBUFS path ran: {t:?}"
+            );
+        }
+    }
+}

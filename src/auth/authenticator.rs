@@ -7,9 +7,10 @@
 //! ```text
 //!  required params ─► algorithm ─► realm ─► blocked? ─► qop/nc/cnonce ─► opaque ─► uri
 //!      Malformed   Unsupported  WrongRealm  Blocked      Malformed      Malformed  UriMismatch
-//!  ─► nonce MAC ─► HA1 for alg ─► response == expected? ─► nonce expired / other worker?
-//!      BadNonce    (unknown user   WrongPassword (counted)     StaleNonce
-//!                   = WrongPassword)
+//!  ─► nonce MAC ─► response hex ─► HA1 for alg ─► response == expected? ─► nonce expired
+//!      BadNonce    Malformed       Unsupported    WrongPassword (counted;     or another
+//!                                                 also unknown user, hashed   worker's?
+//!                                                 against a dummy HA1)        StaleNonce
 //!  ─► nc > highest seen? ─► record nc ─► Ok
 //!      Replay / StaleNonce (forgotten)
 //! ```
@@ -19,6 +20,8 @@
 //! old nonce is a wrong password.
 
 use std::time::Instant;
+
+use crate::sip::{uri_eq, Uri};
 
 use super::algorithm::{ct_eq, digest_response, Algorithm, AlgorithmSet, HexDigest, QopAuth};
 use super::challenge::{write_challenge_headers, ChallengeKind, ChallengeParams};
@@ -254,9 +257,10 @@ impl Authenticator {
         }
 
         // RFC 3261 §22.4 / RFC 2617 §3.2.2.5: the digest covers `uri`, so it must be the
-        // Request-URI or a valid response could be moved onto another request. Exact
-        // byte comparison: clients copy the Request-URI verbatim.
-        if creds.uri != request.request_uri {
+        // Request-URI or a valid response could be moved onto another request. Clients
+        // copy the Request-URI verbatim, so bytes are compared first; only a difference
+        // pays for parsing both and comparing by RFC 3261 §19.1.4 URI equality.
+        if creds.uri != request.request_uri && !same_uri(creds.uri, request.request_uri) {
             return VerifyResult::UriMismatch;
         }
 
@@ -267,31 +271,38 @@ impl Authenticator {
             NonceCheck::Forged => return VerifyResult::BadNonce,
         };
 
-        let Some(stored) = stored else {
-            // Unknown user: indistinguishable from a wrong password, and counted as one.
-            *newly_blocked = self.failures.record_failure(now, Some(user), request.src);
-            return VerifyResult::WrongPassword;
-        };
-        let ha1 = match alg {
-            Algorithm::Md5 => stored.md5,
-            Algorithm::Sha256 => stored.sha256,
-        };
-        // The table validates HA1s; one that is not hex of the right length is unusable.
-        let Some(ha1) = ha1.and_then(|h| HexDigest::parse_lower(h, alg.hex_len())) else {
-            return VerifyResult::UnsupportedAlgorithm;
-        };
         let Some(given) = HexDigest::parse_lower(creds.response, alg.hex_len()) else {
             return VerifyResult::Malformed(M::BadResponse);
         };
+        let stored_ha1 = match stored {
+            // The table validates HA1s; one that is not hex of the right length is unusable.
+            Some(stored) => match alg {
+                Algorithm::Md5 => stored.md5,
+                Algorithm::Sha256 => stored.sha256,
+            }
+            .and_then(|h| HexDigest::parse_lower(h, alg.hex_len())),
+            None => None,
+        };
+        if stored.is_some() && stored_ha1.is_none() {
+            return VerifyResult::UnsupportedAlgorithm;
+        }
+        // Unknown user: computed against a dummy HA1 all the same, so that neither the
+        // verdict nor the time taken tells a missing user from a wrong password.
+        let ha1: &[u8] = match (&stored_ha1, alg) {
+            (Some(h), _) => h.as_bytes(),
+            (None, Algorithm::Md5) => &[b'0'; 32],
+            (None, Algorithm::Sha256) => &[b'0'; 64],
+        };
         let expected = digest_response(
             alg,
-            ha1.as_bytes(),
+            ha1,
             creds.nonce,
             qop.map(|(q, _)| q),
             request.method,
             creds.uri,
         );
-        if expected != given {
+        let matches = expected == given;
+        if !matches || stored_ha1.is_none() {
             *newly_blocked = self.failures.record_failure(now, Some(user), request.src);
             return VerifyResult::WrongPassword;
         }
@@ -317,6 +328,14 @@ impl Authenticator {
     /// Nonces whose replay entry had to be evicted while still live (cache too small).
     pub fn nonce_cache_live_evictions(&self) -> u64 {
         self.counts.live_evictions()
+    }
+}
+
+/// Equal as SIP URIs (RFC 3261 §19.1.4); false when either does not parse.
+fn same_uri(a: &[u8], b: &[u8]) -> bool {
+    match (Uri::parse(a), Uri::parse(b)) {
+        (Ok(a), Ok(b)) => uri_eq(&a, &b),
+        _ => false,
     }
 }
 

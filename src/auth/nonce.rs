@@ -141,7 +141,8 @@ impl UnixTimeAnchor {
     }
 
     pub fn unix_secs(&self, now: Instant) -> u64 {
-        self.unix_secs + now.saturating_duration_since(self.at).as_secs()
+        self.unix_secs
+            .saturating_add(now.saturating_duration_since(self.at).as_secs())
     }
 }
 

@@ -289,7 +289,7 @@ pub struct SysctlRecommendation {
 }
 
 /// Parse [`SYSCTL_CONF`]: each key gets the comment paragraph that precedes it (keys in one
-/// paragraph share it; a blank line after the comment still binds it to the next keys).
+/// paragraph share it; a blank line ends a paragraph).
 pub fn recommended_sysctls() -> Vec<SysctlRecommendation> {
     parse_sysctl_conf(SYSCTL_CONF)
 }
@@ -302,6 +302,9 @@ pub fn parse_sysctl_conf(text: &str) -> Vec<SysctlRecommendation> {
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() {
+            // A blank line ends a comment paragraph: the next comment starts a new one
+            // (the file's header paragraphs are not the reason for its first key).
+            comment_closed = true;
             continue;
         }
         if let Some(c) = line.strip_prefix('#') {
@@ -569,6 +572,8 @@ pub fn render(facts: &MachineFacts, rec: &Recommendation) -> String {
     let _ = writeln!(s);
     let _ = writeln!(s, "# ringlet.toml");
     let list: Vec<String> = rec.worker_cores.iter().map(|c| c.to_string()).collect();
+    let _ = writeln!(s, "[runtime]");
+    let _ = writeln!(s, "workers = {}", rec.worker_cores.len());
     let _ = writeln!(s, "cores = [{}]", list.join(", "));
     for r in &rec.core_reasons {
         let _ = writeln!(s, "#   {r}");

@@ -196,14 +196,20 @@ pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: 
 pub(crate) fn response_destination(via: &Via<'_>, src: SocketAddr) -> SocketAddr {
     match via.rport {
         Some(_) => src,
-        None => SocketAddr::new(src.ip(), via.port.unwrap_or(super::locality::SIP_DEFAULT_PORT)),
+        None => SocketAddr::new(
+            src.ip(),
+            via.port.unwrap_or(super::locality::SIP_DEFAULT_PORT),
+        ),
     }
 }
 
 /// Where a response is sent when the proxy forwards it statelessly: by its (new) top Via
 /// (`received`/`rport` as written on the way in, else the sent-by when it is numeric).
 pub(crate) fn via_destination(via: &Via<'_>) -> Option<SocketAddr> {
-    let ip = match via.received.and_then(|r| std::str::from_utf8(r).ok()?.parse::<IpAddr>().ok()) {
+    let ip = match via
+        .received
+        .and_then(|r| std::str::from_utf8(r).ok()?.parse::<IpAddr>().ok())
+    {
         Some(ip) => ip,
         None => crate::sip::Host::parse(via.host).and_then(host_ip)?,
     };
@@ -267,7 +273,11 @@ pub(crate) fn write_forwarded_request(
     let mut have_mf = false;
     for h in msg.headers() {
         if h.name == HeaderName::MaxForwards {
-            let mf = msg.max_forwards().ok().flatten().unwrap_or(DEFAULT_MAX_FORWARDS);
+            let mf = msg
+                .max_forwards()
+                .ok()
+                .flatten()
+                .unwrap_or(DEFAULT_MAX_FORWARDS);
             edits.replace_with(span_in(data, h.value), |t| {
                 let _ = write!(t, "{}", mf.saturating_sub(1));
             });
@@ -331,7 +341,10 @@ pub(crate) fn write_response_upstream(
     }
     if drop_challenges {
         for h in resp.headers() {
-            if matches!(h.name, HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate) {
+            if matches!(
+                h.name,
+                HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate
+            ) {
                 edits.delete(span_in(data, h.line));
             }
         }
@@ -345,7 +358,10 @@ pub(crate) fn write_response_upstream(
 /// Append the WWW-/Proxy-Authenticate lines of `resp` to `into` (§16.7 step 7).
 pub(crate) fn collect_challenges(resp: &Message<'_>, into: &mut Vec<u8>) {
     for h in resp.headers() {
-        if matches!(h.name, HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate) {
+        if matches!(
+            h.name,
+            HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate
+        ) {
             into.extend_from_slice(h.line);
             if !h.line.ends_with(b"\n") {
                 into.extend_from_slice(b"\r\n");
@@ -415,8 +431,16 @@ pub(crate) fn write_local_response(
 /// The CANCEL (RFC 3261 §9.1) or hop-by-hop ACK (§17.1.1.3) for a forwarded INVITE `fwd`:
 /// same Request-URI, top Via (ours), Route, From, Call-ID and CSeq number; the ACK takes its
 /// To from the response `to_line`, the CANCEL from the INVITE.
-pub(crate) fn write_cancel_or_ack(fwd: &Message<'_>, ack_to_line: Option<&[u8]>, out: &mut Vec<u8>) {
-    let method: &[u8] = if ack_to_line.is_some() { b"ACK" } else { b"CANCEL" };
+pub(crate) fn write_cancel_or_ack(
+    fwd: &Message<'_>,
+    ack_to_line: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
+    let method: &[u8] = if ack_to_line.is_some() {
+        b"ACK"
+    } else {
+        b"CANCEL"
+    };
     out.extend_from_slice(method);
     out.push(b' ');
     out.extend_from_slice(fwd.request_uri().unwrap_or(b""));
@@ -428,7 +452,9 @@ pub(crate) fn write_cancel_or_ack(fwd: &Message<'_>, ack_to_line: Option<&[u8]>,
                 first_via = false;
                 out.extend_from_slice(h.line);
             }
-            HeaderName::Route | HeaderName::From | HeaderName::CallId => out.extend_from_slice(h.line),
+            HeaderName::Route | HeaderName::From | HeaderName::CallId => {
+                out.extend_from_slice(h.line)
+            }
             HeaderName::To if ack_to_line.is_none() => out.extend_from_slice(h.line),
             _ => {}
         }

@@ -39,7 +39,11 @@ impl Locality {
     pub fn new(cfg: &ProxyConfig) -> Self {
         Locality {
             addrs: cfg.listen.clone(),
-            names: cfg.hostnames.iter().map(|n| n.to_ascii_lowercase()).collect(),
+            names: cfg
+                .hostnames
+                .iter()
+                .map(|n| n.to_ascii_lowercase())
+                .collect(),
         }
     }
 
@@ -62,7 +66,9 @@ impl Locality {
             }
             None => match uri.host {
                 Host::Name(n) => {
-                    self.names.iter().any(|ours| ours.as_bytes().eq_ignore_ascii_case(n))
+                    self.names
+                        .iter()
+                        .any(|ours| ours.as_bytes().eq_ignore_ascii_case(n))
                         && (uri.port.is_none() || self.port_is_ours(uri.port, default))
                 }
                 _ => false,
@@ -86,7 +92,11 @@ impl Locality {
 pub fn host_ip(h: Host<'_>) -> Option<IpAddr> {
     match h {
         Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
-        Host::Ipv6(text) => std::str::from_utf8(text).ok()?.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
+        Host::Ipv6(text) => std::str::from_utf8(text)
+            .ok()?
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(IpAddr::V6),
         _ => None,
     }
 }

@@ -21,11 +21,14 @@ pub mod provider;
 pub mod router;
 mod splice;
 pub mod stateful;
+pub mod stateless;
 pub mod stats;
 mod transaction;
 
 pub use config::ProxyConfig;
 pub use locality::{Locality, NextHopError};
-pub use router::{Failure, FailureDecision, RelayToRequestUri, Reply, RequestInfo, RouteDecision, Router, Target};
+pub use router::{
+    Failure, FailureDecision, RelayToRequestUri, Reply, RequestInfo, RouteDecision, Router, Target,
+};
 pub use stateful::StatefulProxy;
 pub use stats::ProxyStats;

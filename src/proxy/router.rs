@@ -47,12 +47,19 @@ pub struct Target {
 impl Target {
     /// Relay to the request's own Request-URI (the default target).
     pub fn request_uri() -> Self {
-        Target { q: 1000, ..Target::default() }
+        Target {
+            q: 1000,
+            ..Target::default()
+        }
     }
 
     /// Relay with a new Request-URI.
     pub fn uri(uri: impl Into<String>) -> Self {
-        Target { uri: Some(uri.into()), q: 1000, ..Target::default() }
+        Target {
+            uri: Some(uri.into()),
+            q: 1000,
+            ..Target::default()
+        }
     }
 
     pub fn with_q(mut self, q: u16) -> Self {
@@ -89,7 +96,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(code: u16, reason: impl Into<Cow<'static, str>>) -> Self {
-        Reply { code, reason: reason.into(), headers: Vec::new() }
+        Reply {
+            code,
+            reason: reason.into(),
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_header(mut self, line: impl Into<String>) -> Self {
@@ -98,7 +109,7 @@ impl Reply {
     }
 }
 
-/// What to do with a new (out-of-dialog, or in-dialog but addressed to us) request.
+/// What to do with a new request (out of dialog, or in dialog without a Route set left).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteDecision {
     /// Fork to these targets: groups of equal q in parallel, groups in decreasing q serially.
@@ -116,7 +127,9 @@ pub struct RequestInfo {
     pub local: ListenerId,
     /// The Request-URI names this proxy (one of its hostnames or listen addresses).
     pub uri_is_ours: bool,
-    /// The request has a To tag.
+    /// The request has a To tag. In-dialog requests that still carry a Route set after our
+    /// own Route was removed are relayed along it by the core without asking the router; the
+    /// router sees the others (no Route left: the Request-URI is the remote target).
     pub in_dialog: bool,
     /// Names this transaction until [`Router::transaction_ended`] is called with it (the
     /// same value is in [`Failure::txn`]), for routers that keep per-transaction state.
@@ -161,7 +174,12 @@ pub trait Router: Send {
     /// branches are already cancelled, §16.7 step 5), so that a router may treat 600 Busy
     /// Everywhere as busy; routers that do not want that answer `Forward` for 6xx.
     /// `req` is the original request.
-    fn failure_route(&mut self, now: Instant, req: &Message<'_>, failure: &Failure<'_>) -> FailureDecision {
+    fn failure_route(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        failure: &Failure<'_>,
+    ) -> FailureDecision {
         let _ = (now, req, failure);
         FailureDecision::Forward
     }
@@ -170,6 +188,14 @@ pub trait Router: Send {
     /// for it. Called once per transaction the router was asked about.
     fn transaction_ended(&mut self, txn: u64) {
         let _ = txn;
+    }
+
+    /// The address of a next hop whose host is a name, from static data (peers and gateways
+    /// of the forwarding table). Ringlet does no DNS: `None` (the default) makes the branch
+    /// fail with 502.
+    fn resolve(&mut self, host: &[u8], port: u16) -> Option<SocketAddr> {
+        let _ = (host, port);
+        None
     }
 }
 

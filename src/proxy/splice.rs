@@ -37,7 +37,10 @@ impl EditList {
     pub(crate) fn replace_with(&mut self, at: Range<usize>, write: impl FnOnce(&mut Vec<u8>)) {
         let start = self.text.len();
         write(&mut self.text);
-        self.edits.push(Edit { at, text: start..self.text.len() });
+        self.edits.push(Edit {
+            at,
+            text: start..self.text.len(),
+        });
     }
 
     pub(crate) fn replace(&mut self, at: Range<usize>, bytes: &[u8]) {
@@ -74,7 +77,9 @@ impl EditList {
 
 /// Byte offset of `part` inside `whole` (both from the same buffer).
 pub(crate) fn offset_in(whole: &[u8], part: &[u8]) -> usize {
-    (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize).min(whole.len())
+    (part.as_ptr() as usize)
+        .saturating_sub(whole.as_ptr() as usize)
+        .min(whole.len())
 }
 
 /// Range of `part` inside `whole`.
@@ -106,7 +111,11 @@ pub(crate) fn split_commas(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         }
         let i = i.min(rest.len());
         let item = trim(&rest[..i]);
-        rest = if i < rest.len() { &rest[i + 1..] } else { &rest[rest.len()..] };
+        rest = if i < rest.len() {
+            &rest[i + 1..]
+        } else {
+            &rest[rest.len()..]
+        };
         if !item.is_empty() {
             return Some(item);
         }
@@ -137,7 +146,10 @@ mod tests {
         assert_eq!(out, b"ab12cdgHij");
         out.clear();
         e.apply(src, 0..5, &mut out);
-        assert_eq!(out, b"ab12cd", "an edit reaching past the range is cut at its end");
+        assert_eq!(
+            out, b"ab12cd",
+            "an edit reaching past the range is cut at its end"
+        );
         out.clear();
         e.apply(src, 3..9, &mut out);
         assert_eq!(out, b"dgHi");
@@ -147,7 +159,10 @@ mod tests {
     fn comma_split_respects_quotes_and_angles() {
         let v = b" <sip:a@x;lr>, \"B, b\" <sip:b@y> ,sip:c@z ,, ";
         let items: Vec<&[u8]> = split_commas(v).collect();
-        assert_eq!(items, vec![&b"<sip:a@x;lr>"[..], b"\"B, b\" <sip:b@y>", b"sip:c@z"]);
+        assert_eq!(
+            items,
+            vec![&b"<sip:a@x;lr>"[..], b"\"B, b\" <sip:b@y>", b"sip:c@z"]
+        );
         let first = items[0];
         assert_eq!(span_in(v, first), 1..13);
     }

@@ -35,14 +35,16 @@ use std::time::Instant;
 use crate::endpoint::{Endpoint, Incoming, ListenerId, Outbox};
 use crate::sip::{self, HeaderName, Message, Method, Uri};
 use crate::txn::{
-    branch, BranchId, ClientTimerAction, InviteClient, InviteServer, NonInviteClient, NonInviteServer,
-    ServerRequestAction, ServerTimerAction, TimerWheel, TransactionTable, TxHandle,
+    branch, BranchId, ClientTimerAction, InviteClient, InviteServer, NonInviteClient,
+    NonInviteServer, ServerRequestAction, ServerTimerAction, TimerWheel, TransactionTable,
+    TxHandle,
 };
 
 use super::best_response::{forwarded_code, is_better, is_challenge};
 use super::compose::{
-    collect_challenges, loop_hash, plan_routes, response_destination, via_destination, write_cancel_or_ack,
-    write_forwarded_request, write_local_response, write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
+    collect_challenges, loop_hash, plan_routes, response_destination, via_destination,
+    write_cancel_or_ack, write_forwarded_request, write_local_response, write_response_upstream,
+    ForwardSpec, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -77,8 +79,14 @@ pub struct StatefulProxy<R: Router> {
 
 /// How an incoming request is looked up among server transactions.
 enum KeyMaterial<'a> {
-    Rfc3261 { branch: &'a [u8], host: &'a [u8], port: Option<u16> },
-    Rfc2543 { fingerprint: u64 },
+    Rfc3261 {
+        branch: &'a [u8],
+        host: &'a [u8],
+        port: Option<u16>,
+    },
+    Rfc2543 {
+        fingerprint: u64,
+    },
 }
 
 impl<R: Router> StatefulProxy<R> {
@@ -129,7 +137,10 @@ impl<R: Router> StatefulProxy<R> {
         self.table
             .handles()
             .filter_map(|h| self.table.get(h))
-            .map(|t| t.footprint() + TransactionTable::<ProxyTransaction>::slot_bytes() - std::mem::size_of::<ProxyTransaction>())
+            .map(|t| {
+                t.footprint() + TransactionTable::<ProxyTransaction>::slot_bytes()
+                    - std::mem::size_of::<ProxyTransaction>()
+            })
             .sum()
     }
 
@@ -137,7 +148,11 @@ impl<R: Router> StatefulProxy<R> {
 
     fn key_material<'a>(&self, msg: &Message<'a>, via: &sip::Via<'a>) -> KeyMaterial<'a> {
         match via.branch {
-            Some(b) if via.is_rfc3261_branch() => KeyMaterial::Rfc3261 { branch: b, host: via.host, port: via.port },
+            Some(b) if via.is_rfc3261_branch() => KeyMaterial::Rfc3261 {
+                branch: b,
+                host: via.host,
+                port: via.port,
+            },
             _ => {
                 let fp = self.check_hash.hash_one((
                     msg.request_uri().unwrap_or(b""),
@@ -154,8 +169,12 @@ impl<R: Router> StatefulProxy<R> {
     /// The index hash of a key for method `method` (INVITE for ACK and CANCEL).
     fn key_hash(&self, key: &KeyMaterial<'_>, method: &[u8]) -> u64 {
         match key {
-            KeyMaterial::Rfc3261 { branch, host, port } => self.index_hash.hash_one((1u8, branch, host, port, method)),
-            KeyMaterial::Rfc2543 { fingerprint } => self.index_hash.hash_one((2u8, fingerprint, method)),
+            KeyMaterial::Rfc3261 { branch, host, port } => {
+                self.index_hash.hash_one((1u8, branch, host, port, method))
+            }
+            KeyMaterial::Rfc2543 { fingerprint } => {
+                self.index_hash.hash_one((2u8, fingerprint, method))
+            }
         }
     }
 
@@ -166,12 +185,21 @@ impl<R: Router> StatefulProxy<R> {
                 return false;
             }
             match (&t.key, key) {
-                (StoredKey::Rfc3261 { branch, host, port }, KeyMaterial::Rfc3261 { branch: b, host: h, port: p }) => {
+                (
+                    StoredKey::Rfc3261 { branch, host, port },
+                    KeyMaterial::Rfc3261 {
+                        branch: b,
+                        host: h,
+                        port: p,
+                    },
+                ) => {
                     &t.request[branch.start as usize..branch.end as usize] == *b
                         && t.request[host.start as usize..host.end as usize].eq_ignore_ascii_case(h)
                         && port == p
                 }
-                (StoredKey::Rfc2543 { fingerprint }, KeyMaterial::Rfc2543 { fingerprint: f }) => fingerprint == f,
+                (StoredKey::Rfc2543 { fingerprint }, KeyMaterial::Rfc2543 { fingerprint: f }) => {
+                    fingerprint == f
+                }
                 _ => false,
             }
         })
@@ -180,7 +208,12 @@ impl<R: Router> StatefulProxy<R> {
     /// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
     /// identifiers, so an ACK for one of them is recognised even without a transaction.
     fn local_tag(&self, msg: &Message<'_>) -> [u8; 19] {
-        let h = loop_hash(msg) ^ (msg.top_via().ok().and_then(|v| v.branch).map_or(0, |b| b.len() as u32));
+        let h = loop_hash(msg)
+            ^ (msg
+                .top_via()
+                .ok()
+                .and_then(|v| v.branch)
+                .map_or(0, |b| b.len() as u32));
         let mut t = [0u8; 19];
         let mut w = &mut t[..];
         let _ = write!(w, "rlt{:08x}{:08x}", self.cfg.branch_salt, h);
@@ -197,20 +230,40 @@ impl<R: Router> StatefulProxy<R> {
     // ---- sending ---------------------------------------------------------------------------
 
     /// Answer `msg` ourselves without a transaction.
-    fn reply_stateless(&mut self, msg: &Message<'_>, inc: &Incoming<'_>, reply: &Reply, out: &mut Outbox) {
-        let Ok(via) = msg.top_via() else { return };
-        let dest = response_destination(&via, inc.src);
+    fn reply_stateless(
+        &mut self,
+        msg: &Message<'_>,
+        inc: &Incoming<'_>,
+        reply: &Reply,
+        out: &mut Outbox,
+    ) {
+        // A request whose Via is unusable is answered where it came from (RFC 4475 badinv01).
+        let dest = msg
+            .top_via()
+            .map_or(inc.src, |via| response_destination(&via, inc.src));
         let tag = self.local_tag(msg);
         let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
         let (edits, server) = (&mut self.edits, self.cfg.server_name.as_str());
         out.send_with(inc.local, dest, |buf| {
-            write_local_response(msg, inc.src, reply.code, &reply.reason, Some(&tag), &extra, server, edits, buf)
+            write_local_response(
+                msg,
+                inc.src,
+                reply.code,
+                &reply.reason,
+                Some(&tag),
+                &extra,
+                server,
+                edits,
+                buf,
+            )
         });
     }
 
     /// Send the response in `self.buf` (status `code`) upstream through transaction `h`.
     fn send_upstream(&mut self, now: Instant, h: TxHandle, code: u16, out: &mut Outbox) {
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         let allowed = match &mut t.server {
             ServerSide::Invite(s) => s.on_send(now, code, &self.cfg.timers),
             ServerSide::NonInvite(s) => s.on_send(now, code, &self.cfg.timers),
@@ -230,10 +283,20 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     /// Answer through transaction `h` with a response we generate.
-    fn reply_in_txn(&mut self, now: Instant, h: TxHandle, code: u16, reason: &str, extra: &[&str], out: &mut Outbox) {
+    fn reply_in_txn(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        code: u16,
+        reason: &str,
+        extra: &[&str],
+        out: &mut Outbox,
+    ) {
         {
             let Some(t) = self.table.get(h) else { return };
-            let Ok(req) = sip::parse(&t.request) else { return };
+            let Ok(req) = sip::parse(&t.request) else {
+                return;
+            };
             let tag = self.local_tag(&req);
             let to_tag = if code > 100 { Some(&tag[..]) } else { None };
             self.buf.clear();
@@ -254,10 +317,18 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Rebuild the request of branch `fork` of `h` into `self.fwd`.
     fn build_branch_request(&mut self, h: TxHandle, fork: usize) -> bool {
-        let Some(t) = self.table.get(h) else { return false };
-        let Some(b) = t.branches.get(fork) else { return false };
-        let Ok(req) = sip::parse(&t.request) else { return false };
-        let Ok(plan) = plan_routes(&req, &self.here, &mut self.routes) else { return false };
+        let Some(t) = self.table.get(h) else {
+            return false;
+        };
+        let Some(b) = t.branches.get(fork) else {
+            return false;
+        };
+        let Ok(req) = sip::parse(&t.request) else {
+            return false;
+        };
+        let Ok(plan) = plan_routes(&req, &self.here, &mut self.routes) else {
+            return false;
+        };
         let id = BranchId {
             salt: self.cfg.branch_salt,
             worker: self.cfg.worker,
@@ -282,21 +353,33 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     /// Send the CANCEL (or, with `ack_to`, the ACK) of branch `fork`.
-    fn send_cancel_or_ack(&mut self, h: TxHandle, fork: usize, ack_to: Option<&[u8]>, out: &mut Outbox) {
+    fn send_cancel_or_ack(
+        &mut self,
+        h: TxHandle,
+        fork: usize,
+        ack_to: Option<&[u8]>,
+        out: &mut Outbox,
+    ) {
         if !self.build_branch_request(h, fork) {
             return;
         }
         let Some(t) = self.table.get(h) else { return };
         let (local, dest) = (t.local, t.branches[fork].dest);
-        let Ok(fwd) = sip::parse(&self.fwd) else { return };
+        let Ok(fwd) = sip::parse(&self.fwd) else {
+            return;
+        };
         out.send_with(local, dest, |buf| write_cancel_or_ack(&fwd, ack_to, buf));
     }
 
     /// Cancel branch `fork` (§16.10, §9.1): a CANCEL now if it had a provisional, else as
     /// soon as one arrives. Either way the response context stops waiting for it.
     fn cancel_branch(&mut self, now: Instant, h: TxHandle, fork: usize, out: &mut Outbox) {
-        let Some(t) = self.table.get_mut(h) else { return };
-        let Some(b) = t.branches.get_mut(fork) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
+        let Some(b) = t.branches.get_mut(fork) else {
+            return;
+        };
         if b.cancel.is_some() || b.cancel_pending || !matches!(b.client, ClientSide::Invite(_)) {
             return;
         }
@@ -318,7 +401,12 @@ impl<R: Router> StatefulProxy<R> {
     fn cancel_others(&mut self, now: Instant, h: TxHandle, except: usize, out: &mut Outbox) {
         let n = self.table.get(h).map_or(0, |t| t.branches.len());
         for fork in 0..n {
-            if fork != except && self.table.get(h).is_some_and(|t| t.branches[fork].final_code.is_none()) {
+            if fork != except
+                && self
+                    .table
+                    .get(h)
+                    .is_some_and(|t| t.branches[fork].final_code.is_none())
+            {
                 self.cancel_branch(now, h, fork, out);
             }
         }
@@ -329,7 +417,9 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Re-arm the wheel for `h`, or drop the transaction when it has finished.
     fn settle(&mut self, h: TxHandle) {
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         if t.is_finished() {
             self.table.remove(h);
             self.router.transaction_ended(txn_id(h));
@@ -345,13 +435,24 @@ impl<R: Router> StatefulProxy<R> {
 
     // ---- requests --------------------------------------------------------------------------
 
-    fn on_request(&mut self, now: Instant, inc: &Incoming<'_>, msg: &Message<'_>, out: &mut Outbox) {
+    fn on_request(
+        &mut self,
+        now: Instant,
+        inc: &Incoming<'_>,
+        msg: &Message<'_>,
+        out: &mut Outbox,
+    ) {
         self.stats.requests += 1;
         let Some(method) = msg.method() else { return };
-        let Ok(via) = msg.top_via() else {
-            // No usable Via: nobody to answer.
-            self.stats.malformed += 1;
-            return;
+        let via = match msg.top_via() {
+            Ok(v) => v,
+            Err(e) => {
+                self.stats.malformed += 1;
+                if method != Method::Ack {
+                    self.reply_stateless(msg, inc, &Reply::new(e.status(), e.reason()), out);
+                }
+                return;
+            }
         };
         if msg.cseq().is_err() || msg.call_id().is_err() || msg.from().is_err() {
             self.stats.rejected += 1;
@@ -411,7 +512,9 @@ impl<R: Router> StatefulProxy<R> {
 
     fn on_retransmission(&mut self, h: TxHandle, out: &mut Outbox) {
         self.stats.retransmissions += 1;
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         let action = match &mut t.server {
             ServerSide::Invite(s) => s.on_invite(),
             ServerSide::NonInvite(s) => s.on_request(),
@@ -421,9 +524,18 @@ impl<R: Router> StatefulProxy<R> {
         }
     }
 
-    fn on_ack(&mut self, now: Instant, inc: &Incoming<'_>, msg: &Message<'_>, key: &KeyMaterial<'_>, out: &mut Outbox) {
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        inc: &Incoming<'_>,
+        msg: &Message<'_>,
+        key: &KeyMaterial<'_>,
+        out: &mut Outbox,
+    ) {
         if let Some(h) = self.find_server(key, b"INVITE") {
-            let Some(t) = self.table.get_mut(h) else { return };
+            let Some(t) = self.table.get_mut(h) else {
+                return;
+            };
             let action = match &mut t.server {
                 ServerSide::Invite(s) => s.on_ack(now, &self.cfg.timers),
                 ServerSide::NonInvite(_) => ServerRequestAction::Absorb,
@@ -435,14 +547,26 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // An ACK for a negative answer we gave without a transaction ends here.
-        if msg.to().ok().and_then(|t| t.tag).is_some_and(|t| self.is_local_tag(t)) {
+        if msg
+            .to()
+            .ok()
+            .and_then(|t| t.tag)
+            .is_some_and(|t| self.is_local_tag(t))
+        {
             return;
         }
         // ACK for a 2xx: end to end (§16.11 / RFC 6026), statelessly by Route / R-URI.
         self.forward_stateless(inc, msg, out);
     }
 
-    fn on_cancel(&mut self, now: Instant, inc: &Incoming<'_>, msg: &Message<'_>, key: &KeyMaterial<'_>, out: &mut Outbox) {
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        inc: &Incoming<'_>,
+        msg: &Message<'_>,
+        key: &KeyMaterial<'_>,
+        out: &mut Outbox,
+    ) {
         let Some(h) = self.find_server(key, b"INVITE") else {
             // §16.10: no response context: forward statelessly.
             if sip::validate_request(msg).is_err() {
@@ -452,14 +576,21 @@ impl<R: Router> StatefulProxy<R> {
                 return;
             }
             if !self.forward_stateless(inc, msg, out) {
-                self.reply_stateless(msg, inc, &Reply::new(481, "Call/Transaction Does Not Exist"), out);
+                self.reply_stateless(
+                    msg,
+                    inc,
+                    &Reply::new(481, "Call/Transaction Does Not Exist"),
+                    out,
+                );
             }
             return;
         };
         self.stats.cancels += 1;
         // §16.10: 200 to the CANCEL itself.
         self.reply_stateless(msg, inc, &Reply::new(200, "OK"), out);
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         if !t.server.is_proceeding() || t.cancelled {
             return;
         }
@@ -475,12 +606,21 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Forward a request without a transaction (2xx ACK, unmatched CANCEL); false when it
     /// has no usable next hop.
-    fn forward_stateless(&mut self, inc: &Incoming<'_>, msg: &Message<'_>, out: &mut Outbox) -> bool {
+    fn forward_stateless(
+        &mut self,
+        inc: &Incoming<'_>,
+        msg: &Message<'_>,
+        out: &mut Outbox,
+    ) -> bool {
         if msg.max_forwards().ok().flatten() == Some(0) {
             return false;
         }
-        let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else { return false };
-        let Some(dest) = Self::resolve(msg, &plan, None) else { return false };
+        let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
+            return false;
+        };
+        let Ok(dest) = Self::resolve(&mut self.router, msg, &plan, None) else {
+            return false;
+        };
         // RFC 3261 §16.11: a stateless branch is a function of the incoming branch, so the
         // CANCEL of a statelessly forwarded INVITE gets the same one.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(self.cfg.branch_salt);
@@ -499,18 +639,22 @@ impl<R: Router> StatefulProxy<R> {
             extra_headers: b"",
         };
         let edits = &mut self.edits;
-        out.send_with(inc.local, dest, |buf| write_forwarded_request(msg, &plan, &spec, edits, buf));
+        out.send_with(inc.local, dest, |buf| {
+            write_forwarded_request(msg, &plan, &spec, edits, buf)
+        });
         self.stats.stateless_requests += 1;
         true
     }
 
     /// The next hop of a request after Route processing: the remaining top Route, else the
-    /// branch URI, else the (possibly strict-router rewritten) Request-URI.
-    fn resolve(msg: &Message<'_>, plan: &RoutePlan, branch_uri: Option<&str>) -> Option<SocketAddr> {
-        Self::resolve_detail(msg, plan, branch_uri).ok()
-    }
-
-    fn resolve_detail(msg: &Message<'_>, plan: &RoutePlan, branch_uri: Option<&str>) -> Result<SocketAddr, NextHopError> {
+    /// branch URI, else the (possibly strict-router rewritten) Request-URI. Host names go to
+    /// the router's static [`Router::resolve`] (no DNS).
+    fn resolve(
+        router: &mut R,
+        msg: &Message<'_>,
+        plan: &RoutePlan,
+        branch_uri: Option<&str>,
+    ) -> Result<SocketAddr, NextHopError> {
         let data = msg.datagram();
         let raw: &[u8] = if let Some(r) = plan.next_route.clone() {
             &data[r]
@@ -522,7 +666,18 @@ impl<R: Router> StatefulProxy<R> {
             msg.request_uri().ok_or(NextHopError::BadHost)?
         };
         let uri = Uri::parse(raw).map_err(|_| NextHopError::BadHost)?;
-        next_hop(&uri)
+        match next_hop(&uri) {
+            Err(NextHopError::HostName) => {
+                let port = uri.port.unwrap_or(match uri.scheme {
+                    sip::Scheme::Sips => super::locality::SIPS_DEFAULT_PORT,
+                    _ => super::locality::SIP_DEFAULT_PORT,
+                });
+                router
+                    .resolve(uri.host_raw, port)
+                    .ok_or(NextHopError::HostName)
+            }
+            other => other,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -546,19 +701,27 @@ impl<R: Router> StatefulProxy<R> {
             KeyMaterial::Rfc3261 { branch, host, port } => {
                 let b = span_in(data, branch);
                 let hs = span_in(data, host);
-                StoredKey::Rfc3261 { branch: b.start as u32..b.end as u32, host: hs.start as u32..hs.end as u32, port: *port }
+                StoredKey::Rfc3261 {
+                    branch: b.start as u32..b.end as u32,
+                    host: hs.start as u32..hs.end as u32,
+                    port: *port,
+                }
             }
-            KeyMaterial::Rfc2543 { fingerprint } => StoredKey::Rfc2543 { fingerprint: *fingerprint },
+            KeyMaterial::Rfc2543 { fingerprint } => StoredKey::Rfc2543 {
+                fingerprint: *fingerprint,
+            },
         };
         let method_span = span_in(data, method.as_bytes());
-        let method_span = if method_span.end <= msg.len() && &data[method_span.clone()] == method.as_bytes() {
-            method_span.start as u32..method_span.end as u32
-        } else {
-            // Known methods come back as static strings: find the method on the request line.
-            let start = span_in(data, msg.as_bytes()).start;
-            start as u32..(start + method.as_bytes().len()) as u32
-        };
-        let record_route = !in_dialog && matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
+        let method_span =
+            if method_span.end <= msg.len() && &data[method_span.clone()] == method.as_bytes() {
+                method_span.start as u32..method_span.end as u32
+            } else {
+                // Known methods come back as static strings: find the method on the request line.
+                let start = span_in(data, msg.as_bytes()).start;
+                start as u32..(start + method.as_bytes().len()) as u32
+            };
+        let record_route =
+            !in_dialog && matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
         let txn = ProxyTransaction {
             request,
             key: stored_key,
@@ -584,7 +747,14 @@ impl<R: Router> StatefulProxy<R> {
             failure_attempts: 0,
             armed: None,
         };
-        let hash = self.key_hash(key, if method == Method::Ack { b"INVITE" } else { method.as_bytes() });
+        let hash = self.key_hash(
+            key,
+            if method == Method::Ack {
+                b"INVITE"
+            } else {
+                method.as_bytes()
+            },
+        );
         let h = match self.table.insert(hash, txn) {
             Ok(h) => h,
             Err(_) => {
@@ -610,11 +780,17 @@ impl<R: Router> StatefulProxy<R> {
             Some(Ok(u)) => plan.strict_ruri.is_none() && self.here.is_ours(&u),
             _ => false,
         };
-        let decision = if in_dialog && (plan.next_route.is_some() || !uri_is_ours) {
-            // In-dialog: follow the Route set / Request-URI (loose routing), no router.
+        let decision = if in_dialog && plan.next_route.is_some() {
+            // In-dialog with a Route set: follow it (loose routing, §16.12), no router.
             RouteDecision::Relay(vec![Target::request_uri()])
         } else {
-            let info = RequestInfo { src: inc.src, local: inc.local, uri_is_ours, in_dialog, txn: txn_id(h) };
+            let info = RequestInfo {
+                src: inc.src,
+                local: inc.local,
+                uri_is_ours,
+                in_dialog,
+                txn: txn_id(h),
+            };
             self.router.route(now, msg, &info)
         };
         match decision {
@@ -637,7 +813,9 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Queue targets, highest q first (stable: equal q keep the router's order).
     fn add_targets(&mut self, h: TxHandle, mut targets: Vec<Target>) {
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         targets.sort_by_key(|t| std::cmp::Reverse(t.q));
         // `pending` is kept in decreasing q: new targets go after anything still queued.
         t.pending.extend(targets);
@@ -645,7 +823,9 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Start the next serial group: every pending target with the highest q.
     fn start_next_group(&mut self, now: Instant, h: TxHandle, out: &mut Outbox) {
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         if t.pending.is_empty() {
             return;
         }
@@ -658,7 +838,9 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     fn start_branch(&mut self, now: Instant, h: TxHandle, target: Target, out: &mut Outbox) {
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         if t.branches.len() >= MAX_BRANCHES {
             return;
         }
@@ -677,7 +859,7 @@ impl<R: Router> StatefulProxy<R> {
             Some(a) => Ok(a),
             None => match sip::parse(&t.request) {
                 Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
-                    Ok(plan) => Self::resolve_detail(&req, &plan, target.uri.as_deref()),
+                    Ok(plan) => Self::resolve(&mut self.router, &req, &plan, target.uri.as_deref()),
                     Err(()) => Err(NextHopError::BadHost),
                 },
                 Err(_) => Err(NextHopError::BadHost),
@@ -699,7 +881,9 @@ impl<R: Router> StatefulProxy<R> {
         match dest {
             Err(e) => {
                 let (code, reason) = match e {
-                    NextHopError::HostName => (502, "Bad Gateway (No DNS: Next Hop Is A Host Name)"),
+                    NextHopError::HostName => {
+                        (502, "Bad Gateway (No DNS: Next Hop Is A Host Name)")
+                    }
                     NextHopError::Scheme => (416, "Unsupported URI Scheme"),
                     NextHopError::BadHost => (400, "Bad Next Hop URI"),
                 };
@@ -714,7 +898,8 @@ impl<R: Router> StatefulProxy<R> {
                     branch.client = ClientSide::Invite(InviteClient::start(now, &self.cfg.timers));
                     branch.timer_c = Some(now + target.no_answer.unwrap_or(self.cfg.timers.timer_c));
                 } else {
-                    branch.client = ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
+                    branch.client =
+                        ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
                 if self.build_branch_request(h, fork) {
@@ -730,7 +915,9 @@ impl<R: Router> StatefulProxy<R> {
     /// next serial group, failure route, or the best response upstream.
     fn advance_context(&mut self, now: Instant, h: TxHandle, out: &mut Outbox) {
         for _ in 0..=(MAX_BRANCHES + MAX_FAILURE_ROUTES as usize) {
-            let Some(t) = self.table.get_mut(h) else { return };
+            let Some(t) = self.table.get_mut(h) else {
+                return;
+            };
             if t.answered || !t.server.is_proceeding() {
                 return;
             }
@@ -755,7 +942,8 @@ impl<R: Router> StatefulProxy<R> {
             if t.failure_attempts < MAX_FAILURE_ROUTES && !t.branches.is_empty() {
                 t.failure_attempts += 1;
                 self.codes.clear();
-                self.codes.extend(t.branches.iter().filter_map(|b| b.final_code));
+                self.codes
+                    .extend(t.branches.iter().filter_map(|b| b.final_code));
                 let request = std::mem::take(&mut t.request);
                 let failure = Failure {
                     code: best,
@@ -794,7 +982,9 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Send the best response upstream (§16.7 step 6-7).
     fn send_best(&mut self, now: Instant, h: TxHandle, out: &mut Outbox) {
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         let Some(best) = t.best.take() else {
             return self.reply_in_txn(now, h, 500, "Server Internal Error", &[], out);
         };
@@ -816,7 +1006,15 @@ impl<R: Router> StatefulProxy<R> {
                     Ok(resp) if code == 503 || merge => {
                         // §16.7 step 6: 503 goes up as 500; step 7: every branch's challenge.
                         let status = (code == 503).then_some((500, "Server Internal Error"));
-                        write_response_upstream(&resp, false, status, merge, &t.challenges, &mut self.edits, &mut self.buf);
+                        write_response_upstream(
+                            &resp,
+                            false,
+                            status,
+                            merge,
+                            &t.challenges,
+                            &mut self.edits,
+                            &mut self.buf,
+                        );
                     }
                     _ => self.buf.extend_from_slice(bytes),
                 }
@@ -830,7 +1028,13 @@ impl<R: Router> StatefulProxy<R> {
 
     // ---- responses -------------------------------------------------------------------------
 
-    fn on_response(&mut self, now: Instant, inc: &Incoming<'_>, msg: &Message<'_>, out: &mut Outbox) {
+    fn on_response(
+        &mut self,
+        now: Instant,
+        inc: &Incoming<'_>,
+        msg: &Message<'_>,
+        out: &mut Outbox,
+    ) {
         self.stats.responses += 1;
         let (Some(code), Ok(via), Ok(cseq)) = (msg.status(), msg.top_via(), msg.cseq()) else {
             self.stats.dropped_responses += 1;
@@ -853,9 +1057,15 @@ impl<R: Router> StatefulProxy<R> {
             }
             return;
         }
-        let h = TxHandle { slot: id.slot, generation: id.generation };
+        let h = TxHandle {
+            slot: id.slot,
+            generation: id.generation,
+        };
         let fork = usize::from(id.fork);
-        let known = self.table.get(h).is_some_and(|t| fork < t.branches.len() && t.loop_hash == id.loop_hash);
+        let known = self
+            .table
+            .get(h)
+            .is_some_and(|t| fork < t.branches.len() && t.loop_hash == id.loop_hash);
         if !known {
             // §16.7: no context (the transaction is gone): forward statelessly. This is how
             // late 2xx retransmissions still reach the caller (RFC 6026).
@@ -864,7 +1074,11 @@ impl<R: Router> StatefulProxy<R> {
         }
         match cseq.method {
             Method::Cancel => {
-                if let Some(c) = self.table.get_mut(h).and_then(|t| t.branches[fork].cancel.as_mut()) {
+                if let Some(c) = self
+                    .table
+                    .get_mut(h)
+                    .and_then(|t| t.branches[fork].cancel.as_mut())
+                {
                     c.on_response(now, code, &self.cfg.timers);
                 }
             }
@@ -874,7 +1088,12 @@ impl<R: Router> StatefulProxy<R> {
         self.settle(h);
     }
 
-    fn forward_response_stateless(&mut self, inc: &Incoming<'_>, msg: &Message<'_>, out: &mut Outbox) {
+    fn forward_response_stateless(
+        &mut self,
+        inc: &Incoming<'_>,
+        msg: &Message<'_>,
+        out: &mut Outbox,
+    ) {
         let Some(Ok(next)) = msg.vias().nth(1) else {
             self.stats.dropped_responses += 1;
             return;
@@ -885,12 +1104,24 @@ impl<R: Router> StatefulProxy<R> {
         };
         self.stats.stateless_responses += 1;
         let edits = &mut self.edits;
-        out.send_with(inc.local, dest, |buf| write_response_upstream(msg, true, None, false, b"", edits, buf));
+        out.send_with(inc.local, dest, |buf| {
+            write_response_upstream(msg, true, None, false, b"", edits, buf)
+        });
     }
 
-    fn on_branch_response(&mut self, now: Instant, h: TxHandle, fork: usize, msg: &Message<'_>, code: u16, out: &mut Outbox) {
+    fn on_branch_response(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        fork: usize,
+        msg: &Message<'_>,
+        code: u16,
+        out: &mut Outbox,
+    ) {
         let timers = self.cfg.timers;
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         let is_invite = t.is_invite;
         let (pass_up, send_ack) = match &mut t.branches[fork].client {
             ClientSide::Invite(c) => {
@@ -910,7 +1141,9 @@ impl<R: Router> StatefulProxy<R> {
             self.stats.retransmissions += 1;
             return;
         }
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         let b = &mut t.branches[fork];
         match code {
             100 => {}
@@ -957,7 +1190,15 @@ impl<R: Router> StatefulProxy<R> {
                 }
                 if is_better(code, t.best.as_ref().map(Best::code)) {
                     let mut bytes = Vec::with_capacity(msg.len());
-                    write_response_upstream(msg, true, None, false, b"", &mut self.edits, &mut bytes);
+                    write_response_upstream(
+                        msg,
+                        true,
+                        None,
+                        false,
+                        b"",
+                        &mut self.edits,
+                        &mut bytes,
+                    );
                     t.best = Some(Best::Received { code, bytes });
                 }
                 if code >= 600 {
@@ -970,7 +1211,14 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     /// Forward a branch response upstream through the server transaction.
-    fn forward_upstream(&mut self, now: Instant, h: TxHandle, msg: &Message<'_>, code: u16, out: &mut Outbox) {
+    fn forward_upstream(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        msg: &Message<'_>,
+        code: u16,
+        out: &mut Outbox,
+    ) {
         self.buf.clear();
         write_response_upstream(msg, true, None, false, b"", &mut self.edits, &mut self.buf);
         self.send_upstream(now, h, code, out);
@@ -980,7 +1228,9 @@ impl<R: Router> StatefulProxy<R> {
 
     fn poll_transaction(&mut self, now: Instant, h: TxHandle, out: &mut Outbox) {
         let timers = self.cfg.timers;
-        let Some(t) = self.table.get_mut(h) else { return };
+        let Some(t) = self.table.get_mut(h) else {
+            return;
+        };
         // Server side.
         loop {
             let a = match &mut t.server {
@@ -1000,7 +1250,9 @@ impl<R: Router> StatefulProxy<R> {
         let n = t.branches.len();
         let mut changed = false;
         for fork in 0..n {
-            let Some(t) = self.table.get_mut(h) else { return };
+            let Some(t) = self.table.get_mut(h) else {
+                return;
+            };
             let b = &mut t.branches[fork];
             // Timer C (§16.8).
             if b.timer_c.is_some_and(|c| c <= now) {
@@ -1009,7 +1261,10 @@ impl<R: Router> StatefulProxy<R> {
                 if b.final_code.is_none() {
                     b.final_code = Some(408);
                     if is_better(408, t.best.as_ref().map(Best::code)) {
-                        t.best = Some(Best::Local { code: 408, reason: "Request Timeout" });
+                        t.best = Some(Best::Local {
+                            code: 408,
+                            reason: "Request Timeout",
+                        });
                     }
                     changed = true;
                 }
@@ -1021,7 +1276,9 @@ impl<R: Router> StatefulProxy<R> {
                 }
             }
             loop {
-                let Some(t) = self.table.get_mut(h) else { return };
+                let Some(t) = self.table.get_mut(h) else {
+                    return;
+                };
                 let b = &mut t.branches[fork];
                 let a = match &mut b.client {
                     ClientSide::Invite(c) => c.poll(now, &timers),
@@ -1042,7 +1299,10 @@ impl<R: Router> StatefulProxy<R> {
                             b.final_code = Some(408);
                             b.timer_c = None;
                             if is_better(408, t.best.as_ref().map(Best::code)) {
-                                t.best = Some(Best::Local { code: 408, reason: "Request Timeout" });
+                                t.best = Some(Best::Local {
+                                    code: 408,
+                                    reason: "Request Timeout",
+                                });
                             }
                             changed = true;
                         }
@@ -1050,7 +1310,9 @@ impl<R: Router> StatefulProxy<R> {
                     Some(ClientTimerAction::Terminated) => {}
                 }
             }
-            let Some(t) = self.table.get_mut(h) else { return };
+            let Some(t) = self.table.get_mut(h) else {
+                return;
+            };
             let b = &mut t.branches[fork];
             // The CANCEL's own client transaction.
             if let Some(c) = b.cancel.as_mut() {
@@ -1075,7 +1337,18 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed += 1;
-                let _ = e;
+                // Answer a refused request when a response can be built at all (never an
+                // ACK, never a response); RFC 4475 §3.1.2.
+                if let Ok(m) = sip::parse_for_reply(incoming.bytes) {
+                    if m.is_request() && m.method() != Some(Method::Ack) {
+                        self.reply_stateless(
+                            &m,
+                            &incoming,
+                            &Reply::new(e.status(), e.reason()),
+                            out,
+                        );
+                    }
+                }
                 return;
             }
         };
@@ -1091,7 +1364,9 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
         fired.clear();
         self.wheel.expire(now, &mut fired);
         for &(deadline, h) in &fired {
-            let Some(t) = self.table.get_mut(h) else { continue };
+            let Some(t) = self.table.get_mut(h) else {
+                continue;
+            };
             if t.armed != Some(deadline) {
                 continue;
             }

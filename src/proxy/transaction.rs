@@ -28,7 +28,11 @@ use super::router::Target;
 #[derive(Debug, Clone)]
 pub(crate) enum StoredKey {
     /// Branch with the magic cookie: branch, sent-by host (ranges in `request`) and port.
-    Rfc3261 { branch: Range<u32>, host: Range<u32>, port: Option<u16> },
+    Rfc3261 {
+        branch: Range<u32>,
+        host: Range<u32>,
+        port: Option<u16>,
+    },
     /// RFC 2543 peers: a 64-bit fingerprint (computed with a second, independent hash key)
     /// of Request-URI, From tag, Call-ID, CSeq number and top Via.
     Rfc2543 { fingerprint: u64 },
@@ -124,10 +128,14 @@ pub(crate) struct Branch {
 
 impl Branch {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [self.client.next_deadline(), self.timer_c, self.cancel.as_ref().and_then(|c| c.next_deadline())]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.client.next_deadline(),
+            self.timer_c,
+            self.cancel.as_ref().and_then(|c| c.next_deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
@@ -210,7 +218,10 @@ impl ProxyTransaction {
             + self
                 .branches
                 .iter()
-                .map(|b| b.uri.as_ref().map_or(0, |u| u.len()) + b.headers.as_ref().map_or(0, |h| h.len()))
+                .map(|b| {
+                    b.uri.as_ref().map_or(0, |u| u.len())
+                        + b.headers.as_ref().map_or(0, |h| h.len())
+                })
                 .sum::<usize>()
             + self.pending.capacity() * std::mem::size_of::<Target>()
             + match &self.best {

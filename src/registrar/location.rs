@@ -321,6 +321,9 @@ impl LocationTable {
                     match pos {
                         Some(i) => list[i] = b,
                         None => {
+                            // Exact growth: most AoRs hold one or two bindings, and the
+                            // default doubling (to 4) would waste ~260 bytes per AoR.
+                            list.reserve_exact(1);
                             list.push(b);
                             added += 1;
                         }
@@ -493,6 +496,7 @@ impl LocationTable {
         match list.iter().position(|x| x.contact() == b.contact()) {
             Some(i) => list[i] = b,
             None => {
+                list.reserve_exact(1);
                 list.push(b);
                 self.bindings.fetch_add(1, Ordering::Relaxed);
             }

@@ -13,19 +13,24 @@
 //!
 //! Files: [`binding`] (one binding, the virtual clock, the caller-owned result list),
 //! [`location`] (the sharded table), [`persist`] (SQLite write-behind and reload),
-//! [`register`] (REGISTER processing), [`config`] (`[registrar]` settings).
+//! [`register`] (REGISTER processing), [`sip_glue`] (from a parsed `sip::Message`, the
+//! response through the sip writer), [`directory`] (the forwarding table as subscriber
+//! directory, AoR keys), [`config`] (`[registrar]` settings).
 //!
 //! Nothing here reads a clock or a socket on a worker's path: `now: Instant` is passed in,
 //! and the table's [`TimeBase`] maps it to milliseconds and, for the database, to Unix time.
 
 pub mod binding;
 pub mod config;
+pub mod directory;
 pub mod location;
 pub mod persist;
 pub mod register;
+pub mod sip_glue;
 
 pub use binding::{BindingFlags, BindingList, BindingRef, QValue, TimeBase, DEFAULT_Q};
 pub use config::{RegistrarConfig, RegistrarConfigError};
+pub use directory::aor_key;
 pub use location::{
     ApplyError, ContactSet, ContactUpdate, LocationTable, MemoryEstimate, RegisterChange,
     SweepReport,
@@ -37,5 +42,5 @@ pub use persist::{
 pub use register::{
     AorLookup, ExpiryPolicy, Granted, ParsedRegister, RegisterCounters, RegisterDisposition,
     RegisterOutcome, RegisterSource, Registrar, RequestedContact, ResponseHeader,
-    SubscriberDirectory,
+    SubscriberDirectory, UserLookup,
 };

@@ -69,7 +69,6 @@ CREATE TABLE IF NOT EXISTS binding (
     PRIMARY KEY (aor, contact)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS binding_shard ON binding (shard);
-CREATE INDEX IF NOT EXISTS binding_expiry ON binding (expires_unix_ms);
 ";
 
 /// A database failure, naming the file and what was being done.
@@ -191,6 +190,9 @@ impl RegistrationStore {
             .map_err(|e| err(path, "enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| err(path, "set synchronous", e))?;
+        // 32 MiB of page cache: a whole-shard rewrite stays in memory until commit.
+        conn.pragma_update(None, "cache_size", -32_768i64)
+            .map_err(|e| err(path, "set cache size", e))?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| err(path, "read schema version", e))?;

@@ -197,6 +197,21 @@ pub struct RegisterSource {
     pub flags: BindingFlags,
 }
 
+/// Result of [`Registrar::lookup_user`]; the usual answers are in the comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserLookup {
+    /// This many bindings were copied out.
+    Found(usize),
+    /// A subscriber with no live binding: 480 Temporarily Unavailable (or voicemail).
+    NotRegistered,
+    /// No such subscriber, alias or DID: 404 Not Found.
+    UnknownUser,
+    /// The subscriber is disabled: 403 or 404, operator's choice.
+    Disabled,
+    /// The host is not a domain we serve: route elsewhere.
+    NotLocal,
+}
+
 /// What happened to a REGISTER.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegisterDisposition {
@@ -284,9 +299,23 @@ impl RegisterOutcome {
         }
     }
 
+    /// The header fields as whole `Name: value` lines without CRLF (the proxy router's
+    /// `Reply::headers` form). Allocates one String per line.
+    pub fn header_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.header_fields()
+            .map(|(h, v)| format!("{}: {}", h.name(), String::from_utf8_lossy(v)))
+    }
+
     /// The AoR key (`user@domain`) of the last request, once resolved.
     pub fn aor(&self) -> &[u8] {
         &self.aor
+    }
+
+    /// Answers `status` without processing (the request could not be reduced).
+    pub(crate) fn refuse(&mut self, status: u16, reason: &'static str) -> RegisterDisposition {
+        self.reset();
+        self.counters.requests += 1;
+        self.answer(status, reason)
     }
 
     fn reset(&mut self) {
@@ -368,6 +397,35 @@ impl Registrar {
 
     pub fn policy(&self) -> ExpiryPolicy {
         self.policy
+    }
+
+    /// OpenSIPS `lookup("location")` for `user@host` (e.g. the Request-URI of an INVITE):
+    /// resolves aliases and DIDs through `dir`, then copies the live bindings, highest q
+    /// first, into `out`. `key` is scratch for the AoR key (reused, no allocation once
+    /// grown). The caller rewrites the Request-URI to the first binding and forks to the
+    /// rest (each with its Path as Route, and `received` as destination when NATed).
+    pub fn lookup_user(
+        &self,
+        dir: &impl SubscriberDirectory,
+        user: &[u8],
+        host: &[u8],
+        now: Instant,
+        key: &mut Vec<u8>,
+        out: &mut BindingList,
+    ) -> UserLookup {
+        out.clear();
+        if !dir.is_local_domain(host) {
+            return UserLookup::NotLocal;
+        }
+        match dir.registration_aor(user, host, key) {
+            AorLookup::Found => {}
+            AorLookup::Unknown => return UserLookup::UnknownUser,
+            AorLookup::Disabled => return UserLookup::Disabled,
+        }
+        match self.table.lookup(key, now, out) {
+            0 => UserLookup::NotRegistered,
+            n => UserLookup::Found(n),
+        }
     }
 
     /// Steps 1, 2 and 5 to 8 of RFC 3261 §10.3 for an already reduced request; see the

@@ -313,6 +313,11 @@ impl Runtime {
     }
 }
 
+/// Whether the io_uring backend can run here, and if not, why (what `io = "auto"` logs).
+pub fn probe_io_uring() -> Result<(), String> {
+    uring::probe()
+}
+
 fn choose_backend(choice: IoBackendChoice) -> io::Result<IoBackend> {
     match choice {
         IoBackendChoice::Poll => Ok(IoBackend::Poll),

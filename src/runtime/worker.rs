@@ -239,3 +239,65 @@ impl WorkerCore {
         self.endpoint.next_timeout().is_none() || now >= drain_deadline
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::handoff;
+
+    struct HandAll;
+    impl Endpoint for HandAll {
+        fn on_datagram(&mut self, _now: Instant, inc: Incoming<'_>, out: &mut Outbox) {
+            out.handoff(1, inc.local, inc.src, inc.bytes);
+            out.handoff(7, inc.local, inc.src, inc.bytes);
+        }
+        fn on_timeout(&mut self, _now: Instant, _out: &mut Outbox) {}
+        fn next_timeout(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_full_handoff_queue_drops_and_counts() {
+        let wakes: Vec<Arc<EventFd>> = (0..2).map(|_| Arc::new(EventFd::new().unwrap())).collect();
+        let (tx0, rx0) = handoff::inbox(1);
+        let (tx1, rx1) = handoff::inbox(1);
+        let peers: Arc<[Peer]> = vec![
+            Peer {
+                tx: tx0,
+                wake: wakes[0].clone(),
+            },
+            Peer {
+                tx: tx1,
+                wake: wakes[1].clone(),
+            },
+        ]
+        .into();
+        let control = Arc::new(Control::new(wakes));
+        let counters = Arc::new(WorkerCounters::default());
+        let mut core = WorkerCore::new(0, Box::new(HandAll), counters.clone(), peers, rx0, control);
+        let now = Instant::now();
+        let src = "127.0.0.1:9".parse().unwrap();
+        for _ in 0..3 {
+            core.deliver(now, 0, src, b"x");
+        }
+        core.route_handoffs();
+        let c = counters.snapshot();
+        assert_eq!(c.handoffs_out, 1, "the queue holds one");
+        assert_eq!(c.drop_handoff_full, 2);
+        assert_eq!(c.drop_handoff_bad_worker, 3, "worker 7 does not exist");
+        let m = rx1.try_recv().unwrap();
+        assert_eq!(m.bytes, b"x");
+        assert!(rx1.try_recv().is_err());
+    }
+
+    #[test]
+    fn shutdown_moves_to_draining_with_a_deadline_then_stop() {
+        let control = Control::new(Vec::new());
+        assert_eq!(control.phase(), Phase::Running);
+        control.shutdown(Duration::from_secs(5));
+        assert!(matches!(control.phase(), Phase::Draining(d) if d > Instant::now()));
+        control.stop();
+        assert_eq!(control.phase(), Phase::Stop);
+    }
+}

@@ -25,17 +25,13 @@ macro_rules! known_headers {
 
         const ALL_IDS: &[HeaderId] = &[$( HeaderId::$var, )* HeaderId::Other];
 
+        /// Every spelling (lower case) with its id: long names and compact forms.
+        const NAME_LIST: &[(&[u8], HeaderId)] = &[
+            $( ($canon, HeaderId::$var), $( ($alias, HeaderId::$var), )* )*
+        ];
+
         impl HeaderId {
             pub(crate) const COUNT: usize = ALL_IDS.len();
-
-            /// Looks up an already lower-cased name.
-            #[inline]
-            fn from_lower(lower: &[u8]) -> HeaderId {
-                match lower {
-                    $( $canon $(| $alias)* => HeaderId::$var, )*
-                    _ => HeaderId::Other,
-                }
-            }
 
             pub(crate) fn name<'a>(self, raw: &'a [u8]) -> HeaderName<'a> {
                 match self {
@@ -194,21 +190,62 @@ known_headers! {
     SubscriptionState = b"subscription-state";
 }
 
-/// Longest known name ("p-preferred-identity" is 20 bytes); longer names are `Other`.
-const MAX_KNOWN_LEN: usize = 24;
+/// Open-addressing hash table over [`NAME_LIST`], built at compile time: slot value is
+/// index + 1 into `NAME_LIST` (0 = empty). Lookup hashes the length and three bytes
+/// (case-folded), probes linearly and confirms with a case-insensitive compare, so a
+/// header name costs a few loads instead of a chain of string compares.
+const TABLE_BITS: u32 = 9;
+const TABLE_SIZE: usize = 1 << TABLE_BITS;
+
+#[inline(always)]
+const fn name_hash(len: usize, first: u8, mid: u8, last: u8) -> usize {
+    let h = (len as u32)
+        .wrapping_mul(0x9E37_79B1)
+        .wrapping_add(((first | 0x20) as u32).wrapping_mul(0x85EB_CA77))
+        .wrapping_add(((mid | 0x20) as u32).wrapping_mul(0xC2B2_AE3D))
+        .wrapping_add(((last | 0x20) as u32).wrapping_mul(0x27D4_EB2F));
+    (h >> (32 - TABLE_BITS)) as usize
+}
+
+#[inline(always)]
+const fn hash_of(name: &[u8]) -> usize {
+    let n = name.len();
+    name_hash(n, name[0], name[n / 2], name[n - 1])
+}
+
+const NAME_TABLE: [u16; TABLE_SIZE] = {
+    let mut t = [0u16; TABLE_SIZE];
+    let mut i = 0;
+    while i < NAME_LIST.len() {
+        let mut h = hash_of(NAME_LIST[i].0);
+        while t[h] != 0 {
+            h = (h + 1) & (TABLE_SIZE - 1);
+        }
+        t[h] = (i + 1) as u16;
+        i += 1;
+    }
+    t
+};
 
 impl HeaderId {
     /// Maps a header name as received (any case, compact or long) to its id.
     #[inline]
     pub(crate) fn from_name(raw: &[u8]) -> HeaderId {
-        if raw.len() > MAX_KNOWN_LEN {
+        if raw.is_empty() {
             return HeaderId::Other;
         }
-        let mut lower = [0u8; MAX_KNOWN_LEN];
-        for (d, &s) in lower.iter_mut().zip(raw) {
-            *d = crate::sip::scan::LOWER[s as usize];
+        let mut h = hash_of(raw);
+        loop {
+            let slot = NAME_TABLE[h];
+            if slot == 0 {
+                return HeaderId::Other;
+            }
+            let (name, id) = NAME_LIST[slot as usize - 1];
+            if name.len() == raw.len() && name.eq_ignore_ascii_case(raw) {
+                return id;
+            }
+            h = (h + 1) & (TABLE_SIZE - 1);
         }
-        HeaderId::from_lower(&lower[..raw.len()])
     }
 }
 
@@ -245,6 +282,17 @@ impl std::fmt::Display for HeaderName<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_spelling_resolves_through_the_hash_table() {
+        for (name, id) in NAME_LIST {
+            assert_eq!(HeaderId::from_name(name), *id);
+            assert_eq!(HeaderId::from_name(&name.to_ascii_uppercase()), *id);
+        }
+        for other in [&b"X-Foo"[..], b"viaa", b"vi", b"content-lengthx", b"@"] {
+            assert_eq!(HeaderId::from_name(other), HeaderId::Other);
+        }
+    }
 
     #[test]
     fn compact_and_case_insensitive_names() {

@@ -362,17 +362,6 @@ pub fn unquote(s: &[u8]) -> &[u8] {
     }
 }
 
-/// ASCII lowercase table for header name matching.
-pub(crate) static LOWER: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u8).to_ascii_lowercase();
-        i += 1;
-    }
-    t
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,8 @@
 //!
 //! Invariants: edits refer to one message (checked at `write`); deletions never overlap
 //! (a second edit inside an already deleted range is refused with
-//! [`WriteError::Overlap`]); inserts at the same offset come out in the order pushed.
+//! [`WriteError::Overlap`]); inserts at the same offset come out in the order pushed, and
+//! before a deletion that starts there.
 //! `write` only appends to `out`, and on error truncates it back to its original length.
 //! It allocates only if `out` lacks capacity.
 
@@ -456,10 +457,12 @@ impl<'e> Edits<'e> {
             n += 1;
         }
         let list = &mut list[..n];
-        // Insertion sort: n is tiny and it is stable.
+        // Insertion sort (n is tiny, and it is stable): by offset, and at one offset pure
+        // insertions before a deletion, so "insert before line L" and "delete line L" commute.
+        let key = |e: &Edit<'_>| (e.at, e.del_end > e.at);
         for i in 1..list.len() {
             let mut j = i;
-            while j > 0 && list[j - 1].at > list[j].at {
+            while j > 0 && key(&list[j - 1]) > key(&list[j]) {
                 list.swap(j - 1, j);
                 j -= 1;
             }
@@ -677,6 +680,33 @@ hello";
         let g = parse(&out2).unwrap();
         assert_eq!(g.vias().count(), 1);
         assert_eq!(g.header_line_count(HeaderName::Via), 1);
+    }
+
+    #[test]
+    fn insert_and_delete_at_one_offset_commute() {
+        let m = parse(INVITE).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let via = NewVia {
+            transport: b"UDP",
+            host: b"h",
+            port: None,
+            branch: b"z9hG4bKn",
+            rport: false,
+        };
+        Edits::new()
+            .remove_header(&m, HeaderName::Via)
+            .push_via(&m, via)
+            .write(&m, &mut a)
+            .unwrap();
+        Edits::new()
+            .push_via(&m, via)
+            .remove_header(&m, HeaderName::Via)
+            .write(&m, &mut b)
+            .unwrap();
+        assert_eq!(a, b);
+        let f = parse(&a).unwrap();
+        assert_eq!(f.vias().count(), 1);
+        assert_eq!(f.top_via().unwrap().branch, Some(&b"z9hG4bKn"[..]));
     }
 
     #[test]

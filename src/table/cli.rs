@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::edit;
-use super::{ForwardingSnapshot, TableError};
+use super::{ForwardingSnapshot, TableError, TableSource};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum TableCommand {
-    /// Validate a forwarding-table file and print a summary (every error, with its line).
+    /// Validate a forwarding table (a file, or a folder of *.table files) and print a
+    /// summary; on error print every error with its file and line.
     Check { file: PathBuf },
 }
 
@@ -63,8 +64,7 @@ pub fn run_table(cmd: TableCommand) -> ExitCode {
 
 /// Validate `file`; the summary `ringlet table check` prints, or every error.
 pub fn check(file: &Path) -> Result<String, Vec<TableError>> {
-    let text = super::read_table_file(file).map_err(|e| vec![e])?;
-    let snap = ForwardingSnapshot::check(&text, file)?;
+    let snap = TableSource::read(file).map_err(|e| vec![e])?.compile()?;
     Ok(summary(&snap))
 }
 
@@ -130,13 +130,11 @@ pub fn run_user(cmd: UserCommand) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let r = edit::edit_file(&file, |t| {
-                edit::add_user(t, &file, &user, &password, &groups)
-            });
+            let r = edit::edit_table(&file, |t| edit::add_user(t, &user, &password, &groups));
             (file.clone(), format!("added {user}"), r)
         }
         UserCommand::Del { file, user } => {
-            let r = edit::edit_file(&file, |t| edit::delete_user(t, &file, &user));
+            let r = edit::edit_table(&file, |t| edit::delete_user(t, &user));
             (file.clone(), format!("removed {user}"), r)
         }
         UserCommand::Passwd {
@@ -151,7 +149,7 @@ pub fn run_user(cmd: UserCommand) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let r = edit::edit_file(&file, |t| edit::set_password(t, &file, &user, &password));
+            let r = edit::edit_table(&file, |t| edit::set_password(t, &user, &password));
             (file.clone(), format!("password of {user} changed"), r)
         }
     };

@@ -8,10 +8,11 @@
 //! line order, so `ringlet table check` can list them all; a reload reports the first.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::TableError;
 use super::hash::FastMap;
+use super::key::BytesKey;
 use super::parse::{self, Aor, Directive, ForwardKind, Located, DEFAULT_NO_ANSWER_TIMEOUT_S};
 use super::snapshot::{
     CallForward, Domain, DomainId, ForwardingSnapshot, Gateway, GatewayId, PrefixRoute, Subscriber,
@@ -21,57 +22,108 @@ use super::snapshot::{
 /// Parse and compile `text` (read from `file`, which only names errors). All errors, in
 /// line order, on failure.
 pub fn compile_text(text: &str, file: &Path) -> Result<ForwardingSnapshot, Vec<TableError>> {
-    let (directives, mut errors) = parse::parse_text(text, file);
-    let snap = build(&directives, file, &mut errors);
+    compile_files(file, &[(file.to_path_buf(), text)])
+}
+
+/// Compile several files as one table (a table folder): `root` names the table, `files`
+/// are read in the order given. Errors are sorted by file, then line.
+pub fn compile_files(
+    root: &Path,
+    files: &[(PathBuf, &str)],
+) -> Result<ForwardingSnapshot, Vec<TableError>> {
+    let mut directives = Vec::new();
+    let mut errors = Vec::new();
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    for (i, (path, text)) in files.iter().enumerate() {
+        let index = u16::try_from(i).unwrap_or(u16::MAX);
+        let (d, e) = parse::parse_text(text, path, index);
+        directives.extend(d);
+        errors.extend(e);
+    }
+    let mut snap = build(&directives, &paths, &mut errors);
     if errors.is_empty() {
+        snap.source = root.to_path_buf();
+        snap.source_files = paths;
         Ok(snap)
     } else {
-        errors.sort_by_key(|e| e.line);
+        let order = |e: &TableError| (paths.iter().position(|p| *p == e.file), e.line);
+        errors.sort_by_key(order);
         Err(errors)
     }
 }
 
-fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> ForwardingSnapshot {
+fn build(
+    directives: &[Located],
+    files: &[PathBuf],
+    errors: &mut Vec<TableError>,
+) -> ForwardingSnapshot {
     let mut snap = ForwardingSnapshot::empty();
-    snap.source = file.to_path_buf();
-    let err = |line: u32, field: String, reason: String| TableError::new(file, line, field, reason);
+    // One pass to sort directives by kind (file order kept within a kind), so each step
+    // below walks only its own lines: a big table is mostly `user` and `did` lines.
+    let mut kinds: [Vec<&Located>; 8] = Default::default();
+    for d in directives {
+        let k = match d.directive {
+            Directive::Domain(_) | Directive::InternationalPrefix(_) => 0,
+            Directive::User { .. } => 1,
+            Directive::Alias { .. } => 2,
+            Directive::Did { .. } => 3,
+            Directive::Forward { .. } | Directive::Voicemail { .. } => 4,
+            Directive::Gateway { .. } => 5,
+            Directive::Route { .. } => 6,
+            Directive::Peer { .. } => 7,
+        };
+        kinds[k].push(d);
+    }
+    let err = |d: &Located, field: String, reason: String| {
+        TableError::new(&files[usize::from(d.file)], d.line, field, reason)
+    };
+    // Where something was first defined, as seen from line `d`: "line 7" in the same file,
+    // "other.table:7" in another.
+    let at = |d: &Located, file: u16, line: u32| -> String {
+        if file == d.file {
+            format!("line {line}")
+        } else {
+            format!("{}:{line}", files[usize::from(file)].display())
+        }
+    };
 
     // 1. Domains and the international prefix.
-    let mut domain_lines: Vec<u32> = Vec::new();
-    let mut intl_line = 0u32;
-    for d in directives {
+    let mut domain_lines: Vec<(u16, u32)> = Vec::new();
+    let mut intl_line = (0u16, 0u32);
+    for &d in &kinds[0] {
         match &d.directive {
             Directive::Domain(names) => {
                 for name in names {
                     if let Some(id) = snap.domain_index.get(name.as_bytes()) {
-                        let first = domain_lines[id.0 as usize];
+                        let (ff, fl) = domain_lines[id.0 as usize];
+                        let first = at(d, ff, fl);
                         errors.push(err(
-                            d.line,
+                            d,
                             format!("domain \"{name}\""),
-                            format!("listed twice (first at line {first})"),
+                            format!("listed twice (first at {first})"),
                         ));
                         continue;
                     }
                     let id = DomainId(snap.domains.len() as u32);
-                    snap.domain_index.insert(name.as_bytes().into(), id);
+                    snap.domain_index.insert(BytesKey::new(name.as_bytes()), id);
                     snap.domains.push(Domain {
                         name: name.as_str().into(),
                         users: FastMap::default(),
                         aliases: FastMap::default(),
                     });
-                    domain_lines.push(d.line);
+                    domain_lines.push((d.file, d.line));
                 }
             }
             Directive::InternationalPrefix(p) => {
                 if snap.international_prefix.is_some() {
                     errors.push(err(
-                        d.line,
+                        d,
                         "international-prefix".into(),
-                        format!("given twice (first at line {intl_line})"),
+                        format!("given twice (first at {})", at(d, intl_line.0, intl_line.1)),
                     ));
                 } else {
                     snap.international_prefix = Some(p.as_str().into());
-                    intl_line = d.line;
+                    intl_line = (d.file, d.line);
                 }
             }
             _ => {}
@@ -79,8 +131,8 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
     }
 
     // 2. Subscribers.
-    let mut group_index: HashMap<String, u8> = HashMap::new();
-    for d in directives {
+    let mut group_index: FastMap<&str, u8> = FastMap::default();
+    for &d in &kinds[1] {
         let Directive::User {
             aor,
             md5,
@@ -91,21 +143,22 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
         else {
             continue;
         };
-        let field = format!("subscriber \"{aor}\"");
+        let field = || format!("subscriber \"{aor}\"");
         let Some(dom) = snap.domain_index.get(aor.domain.as_bytes()).copied() else {
             errors.push(err(
-                d.line,
-                field,
+                d,
+                field(),
                 format!("unknown domain \"{}\" (add a domain line)", aor.domain),
             ));
             continue;
         };
         if let Some(first) = snap.domains[dom.0 as usize].users.get(aor.user.as_bytes()) {
-            let first = snap.subscribers[first.0 as usize].line;
+            let s = &snap.subscribers[first.0 as usize];
+            let first = at(d, s.file, s.line);
             errors.push(err(
-                d.line,
-                field,
-                format!("duplicate subscriber (first at line {first})"),
+                d,
+                field(),
+                format!("duplicate subscriber (first at {first})"),
             ));
             continue;
         }
@@ -113,10 +166,10 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
         let mut too_many = false;
         for g in groups {
             let next = group_index.len();
-            let bit = match group_index.get(g) {
+            let bit = match group_index.get(g.as_str()) {
                 Some(b) => *b,
                 None if next < MAX_GROUPS => {
-                    group_index.insert(g.clone(), next as u8);
+                    group_index.insert(g.as_str(), next as u8);
                     snap.group_names.push(g.as_str().into());
                     next as u8
                 }
@@ -129,8 +182,8 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
         }
         if too_many {
             errors.push(err(
-                d.line,
-                field,
+                d,
+                field(),
                 format!("more than {MAX_GROUPS} distinct groups in the table"),
             ));
             continue;
@@ -138,7 +191,7 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
         let id = SubscriberId(snap.subscribers.len() as u32);
         snap.domains[dom.0 as usize]
             .users
-            .insert(aor.user.as_bytes().into(), id);
+            .insert(BytesKey::new(aor.user.as_bytes()), id);
         snap.subscribers.push(Subscriber {
             id,
             user: aor.user.as_str().into(),
@@ -150,6 +203,7 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
             forward: None,
             voicemail: None,
             line: d.line,
+            file: d.file,
         });
     }
 
@@ -165,16 +219,17 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
     };
 
     // 3. Aliases, then DIDs (which hold in every local domain).
-    let mut alias_lines: HashMap<(u32, String), u32> = HashMap::new();
-    for d in directives {
+    let mut alias_lines: FastMap<(u32, &str), (u16, u32)> = FastMap::default();
+    let mut accepted_aliases: Vec<(u32, &str, u16, u32)> = Vec::new();
+    for &d in &kinds[2] {
         let Directive::Alias { alias, target } = &d.directive else {
             continue;
         };
-        let field = format!("alias \"{alias}\"");
+        let field = || format!("alias \"{alias}\"");
         let Some(dom) = snap.domain_index.get(alias.domain.as_bytes()).copied() else {
             errors.push(err(
-                d.line,
-                field,
+                d,
+                field(),
                 format!("unknown domain \"{}\"", alias.domain),
             ));
             continue;
@@ -182,90 +237,105 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
         let target_id = match find(&snap, target) {
             Ok(id) => id,
             Err(r) => {
-                errors.push(err(d.line, field, format!("target {r}")));
+                errors.push(err(d, field(), format!("target {r}")));
                 continue;
             }
         };
         let domain = &mut snap.domains[dom.0 as usize];
         if let Some(s) = domain.users.get(alias.user.as_bytes()) {
-            let line = snap.subscribers[s.0 as usize].line;
+            let s = &snap.subscribers[s.0 as usize];
+            let line = at(d, s.file, s.line);
             errors.push(err(
-                d.line,
-                field,
-                format!("collides with the subscriber at line {line}"),
+                d,
+                field(),
+                format!("collides with the subscriber at {line}"),
             ));
             continue;
         }
-        let key = (dom.0, alias.user.clone());
-        if let Some(first) = alias_lines.get(&key) {
+        let key = (dom.0, alias.user.as_str());
+        if let Some(&(ff, fl)) = alias_lines.get(&key) {
+            let first = at(d, ff, fl);
             errors.push(err(
-                d.line,
-                field,
-                format!("duplicate alias (first at line {first})"),
+                d,
+                field(),
+                format!("duplicate alias (first at {first})"),
             ));
             continue;
         }
-        alias_lines.insert(key, d.line);
+        alias_lines.insert(key, (d.file, d.line));
+        accepted_aliases.push((dom.0, alias.user.as_str(), d.file, d.line));
         domain
             .aliases
-            .insert(alias.user.as_bytes().into(), target_id);
+            .insert(BytesKey::new(alias.user.as_bytes()), target_id);
     }
-    let mut did_lines: HashMap<String, u32> = HashMap::new();
-    for d in directives {
+    // Every subscriber and alias user name, for the DID collision check (built only when
+    // there are DIDs; first definition wins).
+    enum Name {
+        Subscriber(SubscriberId),
+        Alias(u32, u16, u32),
+    }
+    let mut names: FastMap<&[u8], Name> = FastMap::default();
+    if !kinds[3].is_empty() {
+        names.reserve(snap.subscribers.len() + accepted_aliases.len());
+        for s in &snap.subscribers {
+            names
+                .entry(s.user.as_bytes())
+                .or_insert(Name::Subscriber(s.id));
+        }
+        for &(dom, user, f, l) in &accepted_aliases {
+            names
+                .entry(user.as_bytes())
+                .or_insert(Name::Alias(dom, f, l));
+        }
+    }
+    let mut did_lines: FastMap<&str, (u16, u32)> = FastMap::default();
+    for &d in &kinds[3] {
         let Directive::Did { number, target } = &d.directive else {
             continue;
         };
-        let field = format!("did \"{number}\"");
+        let field = || format!("did \"{number}\"");
         let target_id = match find(&snap, target) {
             Ok(id) => id,
             Err(r) => {
-                errors.push(err(d.line, field, format!("target {r}")));
+                errors.push(err(d, field(), format!("target {r}")));
                 continue;
             }
         };
-        if let Some(first) = did_lines.get(number) {
-            errors.push(err(
-                d.line,
-                field,
-                format!("duplicate DID (first at line {first})"),
-            ));
+        if let Some(&(ff, fl)) = did_lines.get(number.as_str()) {
+            let first = at(d, ff, fl);
+            errors.push(err(d, field(), format!("duplicate DID (first at {first})")));
             continue;
         }
         // A DID answers in every local domain, so it must not shadow (or be shadowed by)
         // a subscriber or alias of any of them.
-        let mut clash = None;
-        for (di, dom) in snap.domains.iter().enumerate() {
-            if let Some(s) = dom.users.get(number.as_bytes()) {
-                clash = Some(format!(
-                    "collides with subscriber \"{number}@{}\" (line {})",
-                    dom.name, snap.subscribers[s.0 as usize].line
-                ));
-                break;
+        let clash = names.get(number.as_bytes()).map(|n| match *n {
+            Name::Subscriber(id) => {
+                let s = &snap.subscribers[id.0 as usize];
+                format!(
+                    "collides with subscriber \"{number}@{}\" ({})",
+                    snap.domains[s.domain.0 as usize].name,
+                    at(d, s.file, s.line)
+                )
             }
-            if dom.aliases.contains_key(number.as_bytes()) {
-                let line = alias_lines
-                    .get(&(di as u32, number.clone()))
-                    .copied()
-                    .unwrap_or(0);
-                clash = Some(format!(
-                    "collides with alias \"{number}@{}\" (line {line})",
-                    dom.name
-                ));
-                break;
-            }
-        }
+            Name::Alias(dom, f, l) => format!(
+                "collides with alias \"{number}@{}\" ({})",
+                snap.domains[dom as usize].name,
+                at(d, f, l)
+            ),
+        });
         if let Some(reason) = clash {
-            errors.push(err(d.line, field, reason));
+            errors.push(err(d, field(), reason));
             continue;
         }
-        did_lines.insert(number.clone(), d.line);
-        snap.dids.insert(number.as_bytes().into(), target_id);
+        did_lines.insert(number.as_str(), (d.file, d.line));
+        snap.dids
+            .insert(BytesKey::new(number.as_bytes()), target_id);
     }
 
     // 4. Call forwarding and voicemail.
-    let mut forward_lines: HashMap<(u32, &'static str), u32> = HashMap::new();
-    let mut voicemail_lines: HashMap<Option<u32>, u32> = HashMap::new();
-    for d in directives {
+    let mut forward_lines: FastMap<(u32, &'static str), (u16, u32)> = FastMap::default();
+    let mut voicemail_lines: HashMap<Option<u32>, (u16, u32)> = HashMap::new();
+    for &d in &kinds[4] {
         match &d.directive {
             Directive::Forward {
                 target,
@@ -273,23 +343,24 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
                 uri,
                 timeout,
             } => {
-                let field = format!("forward for \"{target}\"");
+                let field = || format!("forward for \"{target}\"");
                 let id = match find(&snap, target) {
                     Ok(id) => id,
                     Err(r) => {
-                        errors.push(err(d.line, field, r));
+                        errors.push(err(d, field(), r));
                         continue;
                     }
                 };
-                if let Some(first) = forward_lines.get(&(id.0, kind.keyword())) {
+                if let Some(&(ff, fl)) = forward_lines.get(&(id.0, kind.keyword())) {
+                    let first = at(d, ff, fl);
                     errors.push(err(
-                        d.line,
-                        field,
-                        format!("{} given twice (first at line {first})", kind.keyword()),
+                        d,
+                        field(),
+                        format!("{} given twice (first at {first})", kind.keyword()),
                     ));
                     continue;
                 }
-                forward_lines.insert((id.0, kind.keyword()), d.line);
+                forward_lines.insert((id.0, kind.keyword()), (d.file, d.line));
                 let fwd = snap.subscribers[id.0 as usize]
                     .forward
                     .get_or_insert_with(|| {
@@ -315,20 +386,17 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
                     Some(aor) => match find(&snap, aor) {
                         Ok(id) => (Some(id.0), format!("voicemail for \"{aor}\"")),
                         Err(r) => {
-                            errors.push(err(d.line, format!("voicemail for \"{aor}\""), r));
+                            errors.push(err(d, format!("voicemail for \"{aor}\""), r));
                             continue;
                         }
                     },
                 };
-                if let Some(first) = voicemail_lines.get(&key) {
-                    errors.push(err(
-                        d.line,
-                        field,
-                        format!("given twice (first at line {first})"),
-                    ));
+                if let Some(&(ff, fl)) = voicemail_lines.get(&key) {
+                    let first = at(d, ff, fl);
+                    errors.push(err(d, field, format!("given twice (first at {first})")));
                     continue;
                 }
-                voicemail_lines.insert(key, d.line);
+                voicemail_lines.insert(key, (d.file, d.line));
                 match key {
                     None => snap.default_voicemail = Some(uri.as_str().into()),
                     Some(i) => snap.subscribers[i as usize].voicemail = Some(uri.as_str().into()),
@@ -340,7 +408,7 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
 
     // 5. Gateways, then the routes that name them.
     let mut gateway_index: HashMap<&str, GatewayId> = HashMap::new();
-    for d in directives {
+    for &d in &kinds[5] {
         let Directive::Gateway {
             name,
             host,
@@ -353,11 +421,12 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
             continue;
         };
         if let Some(g) = gateway_index.get(name.as_str()) {
-            let first = snap.gateways[g.0 as usize].line;
+            let g = &snap.gateways[g.0 as usize];
+            let first = at(d, g.file, g.line);
             errors.push(err(
-                d.line,
+                d,
                 format!("gateway \"{name}\""),
-                format!("duplicate gateway name (first at line {first})"),
+                format!("duplicate gateway name (first at {first})"),
             ));
             continue;
         }
@@ -372,21 +441,22 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
             strip: *strip,
             prefix: prefix.as_str().into(),
             line: d.line,
+            file: d.file,
         });
     }
-    for d in directives {
+    for &d in &kinds[6] {
         let Directive::Route { prefix, gateways } = &d.directive else {
             continue;
         };
         let shown = if prefix.is_empty() { "*" } else { prefix };
-        let field = format!("route \"{shown}\"");
+        let field = || format!("route \"{shown}\"");
         let mut ids = Vec::with_capacity(gateways.len());
         for g in gateways {
             match gateway_index.get(g.as_str()) {
                 Some(id) => ids.push(*id),
                 None => errors.push(err(
-                    d.line,
-                    field.clone(),
+                    d,
+                    field(),
                     format!("gateway \"{g}\" is not defined (add a gateway line)"),
                 )),
             }
@@ -396,11 +466,12 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
         }
         let index = snap.routes.len() as u32;
         if let Err(existing) = snap.trie.insert(prefix.as_bytes(), index) {
-            let first = snap.routes[existing as usize].line;
+            let r = &snap.routes[existing as usize];
+            let first = at(d, r.file, r.line);
             errors.push(err(
-                d.line,
-                field,
-                format!("duplicate prefix (first at line {first})"),
+                d,
+                field(),
+                format!("duplicate prefix (first at {first})"),
             ));
             continue;
         }
@@ -408,11 +479,12 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
             prefix: prefix.as_str().into(),
             gateways: ids.into(),
             line: d.line,
+            file: d.file,
         });
     }
 
     // 6. Trusted peers.
-    for d in directives {
+    for &d in &kinds[7] {
         let Directive::Peer {
             ip,
             port,
@@ -427,11 +499,12 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
             let p = &snap.peers[i as usize];
             p.port == *port && p.transport == *transport
         }) {
-            let first = snap.peers[dup as usize].line;
+            let p = &snap.peers[dup as usize];
+            let first = at(d, p.file, p.line);
             errors.push(err(
-                d.line,
+                d,
                 format!("peer \"{ip}\""),
-                format!("duplicate peer (first at line {first})"),
+                format!("duplicate peer (first at {first})"),
             ));
             continue;
         }
@@ -442,6 +515,7 @@ fn build(directives: &[Located], file: &Path, errors: &mut Vec<TableError>) -> F
             transport: *transport,
             name: name.as_deref().map(Into::into),
             line: d.line,
+            file: d.file,
         });
     }
 

@@ -102,4 +102,19 @@ impl TableHandle {
         self.current.store(Arc::new(snapshot));
         Ok(report)
     }
+
+    /// [`Self::reload_from`] and log the outcome in one line on stderr (what the watcher
+    /// does; the SIGHUP handler should call this too, so both log alike). True on success.
+    pub fn reload_logged(&self, path: &Path) -> bool {
+        match self.reload_from(path) {
+            Ok(report) => {
+                eprintln!("ringlet: {report}");
+                true
+            }
+            Err(e) => {
+                eprintln!("ringlet: table reload refused, previous table kept: {e}");
+                false
+            }
+        }
+    }
 }

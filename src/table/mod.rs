@@ -21,8 +21,10 @@ mod error;
 pub mod ha1;
 mod handle;
 mod hash;
+mod key;
 mod parse;
 mod snapshot;
+mod source;
 mod syntax;
 mod trie;
 mod watcher;
@@ -37,6 +39,7 @@ pub use snapshot::{
     CallForward, DomainId, ForwardingSnapshot, Gateway, GatewayId, GroupId, PrefixRoute, Resolved,
     ResolvedVia, Subscriber, SubscriberId, TableCounts, TrustedPeer, MAX_GROUPS,
 };
+pub use source::{TableSource, TABLE_EXTENSION};
 pub use watcher::{spawn_watcher, TableWatcher};
 
 /// A transport a peer or gateway is restricted to.
@@ -74,28 +77,18 @@ impl ForwardingSnapshot {
         compile::compile_text(text, file)
     }
 
-    /// Read, parse and compile a table file.
+    /// Read, parse and compile a table: a file, or a folder of `*.table` files.
     pub fn from_file(path: &Path) -> Result<ForwardingSnapshot, TableError> {
-        // Identity first: if the file changes after this, the watcher sees a difference.
-        let identity = watcher::identity(path);
-        let text = read_table_file(path)?;
-        let mut snap = Self::parse(&text, path)?;
-        snap.source_identity = identity;
-        Ok(snap)
+        // Identity first: if the source changes after this, the watcher sees a difference.
+        let identity = source::identity(path);
+        let snap = TableSource::read(path)?.compile().map_err(|errs| {
+            errs.into_iter()
+                .next()
+                .unwrap_or_else(|| TableError::new(path, 0, "", "refused"))
+        })?;
+        Ok(ForwardingSnapshot {
+            source_identity: identity,
+            ..snap
+        })
     }
-}
-
-/// Read a table file as UTF-8, mapping failures to a [`TableError`] on the file.
-pub(crate) fn read_table_file(path: &Path) -> Result<String, TableError> {
-    let bytes = std::fs::read(path).map_err(|e| TableError::io(path, &e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
-        TableError::new(
-            path,
-            u32::try_from(line).unwrap_or(u32::MAX),
-            "",
-            "not valid UTF-8",
-        )
-    })
 }

@@ -100,6 +100,8 @@ pub enum Directive {
 /// A directive and the line that holds it.
 #[derive(Debug, Clone)]
 pub struct Located {
+    /// Index of the file in the table's file list (a table may be a folder of files).
+    pub file: u16,
     pub line: u32,
     pub directive: Directive,
 }
@@ -152,7 +154,7 @@ fn parse_transport(s: &str) -> Option<Transport> {
 }
 
 /// Parse every line; return the directives or every error found (in line order).
-pub fn parse_text(text: &str, file: &Path) -> (Vec<Located>, Vec<TableError>) {
+pub fn parse_text(text: &str, file: &Path, file_index: u16) -> (Vec<Located>, Vec<TableError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (idx, line) in text.lines().enumerate() {
@@ -166,6 +168,7 @@ pub fn parse_text(text: &str, file: &Path) -> (Vec<Located>, Vec<TableError>) {
         }
         match parse_line(&ctx, &tokens) {
             Ok(directive) => out.push(Located {
+                file: file_index,
                 line: ctx.line,
                 directive,
             }),
@@ -237,39 +240,50 @@ fn parse_user(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, TableE
         return Err(ctx.err("subscriber", "needs user@domain"));
     };
     let aor = parse_aor(first.text).map_err(|r| ctx.err("subscriber", r))?;
-    let field = format!("subscriber \"{aor}\"");
+    let field = || format!("subscriber \"{aor}\"");
     let (mut md5, mut sha256, mut groups, mut enabled) = (None, None, Vec::new(), true);
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen = [false; 4];
     for a in &args[1..] {
         let Some((k, v)) = syntax::key_value(a.text) else {
             return Err(ctx.err(
-                field,
+                field(),
                 format!(
                     "{:?} is not key=value (md5=, sha256=, groups=, enabled=)",
                     a.text
                 ),
             ));
         };
-        if seen.contains(&k) {
-            return Err(ctx.err(field, format!("{k} given twice")));
+        let slot = match k {
+            "md5" => 0,
+            "sha256" => 1,
+            "groups" => 2,
+            "enabled" => 3,
+            _ => {
+                return Err(ctx.err(
+                    field(),
+                    format!("unknown attribute {k:?} (md5=, sha256=, groups=, enabled=)"),
+                ))
+            }
+        };
+        if std::mem::replace(&mut seen[slot], true) {
+            return Err(ctx.err(field(), format!("{k} given twice")));
         }
-        seen.push(k);
         match k {
             "md5" => {
                 md5 = Some(
-                    syntax::parse_hex::<32>(v).map_err(|r| ctx.err(&field, format!("md5 {r}")))?,
+                    syntax::parse_hex::<32>(v).map_err(|r| ctx.err(field(), format!("md5 {r}")))?,
                 )
             }
             "sha256" => {
                 sha256 = Some(
                     syntax::parse_hex::<64>(v)
-                        .map_err(|r| ctx.err(&field, format!("sha256 {r}")))?,
+                        .map_err(|r| ctx.err(field(), format!("sha256 {r}")))?,
                 )
             }
             "groups" => {
                 for g in v.split(',').filter(|g| !g.is_empty()) {
                     if !syntax::is_name(g) {
-                        return Err(ctx.err(field, format!("group {g:?} is not a valid name")));
+                        return Err(ctx.err(field(), format!("group {g:?} is not a valid name")));
                     }
                     if !groups.iter().any(|x| x == g) {
                         groups.push(g.to_string());
@@ -280,12 +294,12 @@ fn parse_user(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, TableE
                 enabled = match v {
                     "yes" | "true" => true,
                     "no" | "false" => false,
-                    _ => return Err(ctx.err(field, "enabled must be yes or no")),
+                    _ => return Err(ctx.err(field(), "enabled must be yes or no")),
                 }
             }
             _ => {
                 return Err(ctx.err(
-                    field,
+                    field(),
                     format!("unknown attribute {k:?} (md5=, sha256=, groups=, enabled=)"),
                 ))
             }
@@ -293,7 +307,7 @@ fn parse_user(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, TableE
     }
     if md5.is_none() && sha256.is_none() {
         return Err(ctx.err(
-            field,
+            field(),
             "needs md5= or sha256= (an HA1; passwords are never stored)",
         ));
     }
@@ -311,8 +325,8 @@ fn parse_alias(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Table
         return Err(ctx.err("alias", "expects `alias ALIAS@DOMAIN USER@DOMAIN`"));
     };
     let alias = parse_aor(a.text).map_err(|r| ctx.err("alias", r))?;
-    let field = format!("alias \"{alias}\"");
-    let target = parse_aor(t.text).map_err(|r| ctx.err(&field, format!("target {r}")))?;
+    let field = || format!("alias \"{alias}\"");
+    let target = parse_aor(t.text).map_err(|r| ctx.err(field(), format!("target {r}")))?;
     Ok(Directive::Alias { alias, target })
 }
 
@@ -320,11 +334,11 @@ fn parse_did(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, TableEr
     let [n, t] = args else {
         return Err(ctx.err("did", "expects `did NUMBER USER@DOMAIN`"));
     };
-    let field = format!("did \"{}\"", n.text);
+    let field = || format!("did \"{}\"", n.text);
     if !syntax::is_number(n.text) {
-        return Err(ctx.err(field, "must be digits, optionally after +"));
+        return Err(ctx.err(field(), "must be digits, optionally after +"));
     }
-    let target = parse_aor(t.text).map_err(|r| ctx.err(&field, format!("target {r}")))?;
+    let target = parse_aor(t.text).map_err(|r| ctx.err(field(), format!("target {r}")))?;
     Ok(Directive::Did {
         number: n.text.to_string(),
         target,
@@ -338,7 +352,7 @@ fn parse_forward(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Tab
         return Err(ctx.err("forward", usage));
     }
     let target = parse_aor(args[0].text).map_err(|r| ctx.err("forward", r))?;
-    let field = format!("forward for \"{target}\"");
+    let field = || format!("forward for \"{target}\"");
     let kind = match args[1].text {
         "always" => ForwardKind::Always,
         "busy" => ForwardKind::Busy,
@@ -346,23 +360,23 @@ fn parse_forward(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Tab
         "unavailable" => ForwardKind::Unavailable,
         other => {
             return Err(ctx.err(
-                field,
+                field(),
                 format!("{other:?} is not one of always, busy, no-answer, unavailable"),
             ))
         }
     };
     let uri = args[2].text;
-    syntax::check_uri(uri).map_err(|r| ctx.err(&field, format!("{uri:?}: {r}")))?;
+    syntax::check_uri(uri).map_err(|r| ctx.err(field(), format!("{uri:?}: {r}")))?;
     let mut timeout = None;
     if let Some(t) = args.get(3) {
         let Some(("timeout", v)) = syntax::key_value(t.text) else {
             return Err(ctx.err(
-                field,
+                field(),
                 format!("{:?}: only timeout=SECONDS may follow the URI", t.text),
             ));
         };
         if kind != ForwardKind::NoAnswer {
-            return Err(ctx.err(field, "timeout= applies only to no-answer"));
+            return Err(ctx.err(field(), "timeout= applies only to no-answer"));
         }
         match v.parse::<u32>() {
             Ok(s) if (1..=MAX_NO_ANSWER_TIMEOUT_S).contains(&s) && syntax::is_digits(v) => {
@@ -370,7 +384,7 @@ fn parse_forward(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Tab
             }
             _ => {
                 return Err(ctx.err(
-                    field,
+                    field(),
                     format!("timeout must be 1 to {MAX_NO_ANSWER_TIMEOUT_S} seconds"),
                 ))
             }
@@ -423,9 +437,9 @@ fn parse_peer(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, TableE
             "expects `peer IP[:PORT] [transport=udp|tcp|tls] [name=LABEL]`",
         ));
     };
-    let field = format!("peer \"{}\"", addr.text);
+    let field = || format!("peer \"{}\"", addr.text);
     let Some((ip, port)) = parse_ip_port(addr.text) else {
-        return Err(ctx.err(field, "not an IP address with an optional port (1-65535)"));
+        return Err(ctx.err(field(), "not an IP address with an optional port (1-65535)"));
     };
     let (mut transport, mut name) = (None, None);
     for a in &args[1..] {
@@ -433,12 +447,19 @@ fn parse_peer(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, TableE
             Some(("transport", v)) => {
                 transport = Some(
                     parse_transport(v)
-                        .ok_or_else(|| ctx.err(&field, "transport must be udp, tcp or tls"))?,
+                        .ok_or_else(|| ctx.err(field(), "transport must be udp, tcp or tls"))?,
                 )
             }
             Some(("name", v)) if syntax::is_name(v) => name = Some(v.to_string()),
-            Some(("name", _)) => return Err(ctx.err(field, "name must be letters, digits, - _ .")),
-            _ => return Err(ctx.err(field, format!("{:?}: expected transport= or name=", a.text))),
+            Some(("name", _)) => {
+                return Err(ctx.err(field(), "name must be letters, digits, - _ ."))
+            }
+            _ => {
+                return Err(ctx.err(
+                    field(),
+                    format!("{:?}: expected transport= or name=", a.text),
+                ))
+            }
         }
     }
     Ok(Directive::Peer {
@@ -457,15 +478,15 @@ fn parse_gateway(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Tab
         ));
     }
     let name = args[0].text;
-    let field = format!("gateway \"{name}\"");
+    let field = || format!("gateway \"{name}\"");
     if !syntax::is_name(name) {
         return Err(ctx.err(
-            field,
+            field(),
             "name must start with a letter and hold letters, digits, - _ .",
         ));
     }
     let Some((host, port)) = syntax::parse_hostport(args[1].text) else {
-        return Err(ctx.err(field, format!("{:?} is not HOST[:PORT]", args[1].text)));
+        return Err(ctx.err(field(), format!("{:?} is not HOST[:PORT]", args[1].text)));
     };
     let (mut strip, mut prefix, mut transport) = (0u8, String::new(), None);
     for a in &args[2..] {
@@ -473,24 +494,24 @@ fn parse_gateway(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Tab
             Some(("strip", v)) => {
                 strip = match v.parse::<u8>() {
                     Ok(n) if n <= MAX_STRIP && syntax::is_digits(v) => n,
-                    _ => return Err(ctx.err(field, format!("strip must be 0 to {MAX_STRIP}"))),
+                    _ => return Err(ctx.err(field(), format!("strip must be 0 to {MAX_STRIP}"))),
                 }
             }
             Some(("prefix", v)) => {
                 if v != "+" && !syntax::is_number(v) {
-                    return Err(ctx.err(field, "prefix must be digits, + or +digits"));
+                    return Err(ctx.err(field(), "prefix must be digits, + or +digits"));
                 }
                 prefix = v.to_string();
             }
             Some(("transport", v)) => {
                 transport = Some(
                     parse_transport(v)
-                        .ok_or_else(|| ctx.err(&field, "transport must be udp, tcp or tls"))?,
+                        .ok_or_else(|| ctx.err(field(), "transport must be udp, tcp or tls"))?,
                 )
             }
             _ => {
                 return Err(ctx.err(
-                    field,
+                    field(),
                     format!("{:?}: expected strip=, prefix= or transport=", a.text),
                 ))
             }
@@ -510,24 +531,24 @@ fn parse_route(ctx: &LineCtx<'_>, args: &[Token<'_>]) -> Result<Directive, Table
     let Some(p) = args.first() else {
         return Err(ctx.err("route", "expects `route PREFIX|* GATEWAY...`"));
     };
-    let field = format!("route \"{}\"", p.text);
+    let field = || format!("route \"{}\"", p.text);
     let prefix = if p.text == "*" {
         String::new()
     } else if syntax::is_digits(p.text) && p.text.len() <= 32 {
         p.text.to_string()
     } else {
         return Err(ctx.err(
-            field,
+            field(),
             "prefix must be 1 to 32 digits, or * for every number",
         ));
     };
     if args.len() < 2 {
-        return Err(ctx.err(field, "needs at least one gateway"));
+        return Err(ctx.err(field(), "needs at least one gateway"));
     }
     let mut gateways: Vec<String> = Vec::with_capacity(args.len() - 1);
     for g in &args[1..] {
         if gateways.iter().any(|x| x == g.text) {
-            return Err(ctx.err(field, format!("gateway {:?} listed twice", g.text)));
+            return Err(ctx.err(field(), format!("gateway {:?} listed twice", g.text)));
         }
         gateways.push(g.text.to_string());
     }

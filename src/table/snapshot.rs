@@ -22,6 +22,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::hash::FastMap;
+use super::key::BytesKey;
 use super::trie::DigitTrie;
 use super::Transport;
 
@@ -63,6 +64,8 @@ pub struct Subscriber {
     pub(crate) voicemail: Option<Box<str>>,
     /// Line of the `user` directive, for messages.
     pub line: u32,
+    /// Index of its file in [`ForwardingSnapshot::source_files`].
+    pub file: u16,
 }
 
 impl Subscriber {
@@ -104,6 +107,7 @@ pub struct TrustedPeer {
     pub transport: Option<Transport>,
     pub name: Option<Box<str>>,
     pub line: u32,
+    pub file: u16,
 }
 
 /// A PSTN gateway.
@@ -120,6 +124,7 @@ pub struct Gateway {
     /// Digits put in front of the number after stripping (technical prefix).
     pub prefix: Box<str>,
     pub line: u32,
+    pub file: u16,
 }
 
 impl Gateway {
@@ -140,6 +145,7 @@ pub struct PrefixRoute {
     pub prefix: Box<str>,
     pub gateways: Box<[GatewayId]>,
     pub line: u32,
+    pub file: u16,
 }
 
 /// How a (user, domain) pair named a subscriber.
@@ -190,8 +196,8 @@ impl std::fmt::Display for TableCounts {
 #[derive(Debug, Clone)]
 pub(crate) struct Domain {
     pub(crate) name: Box<str>,
-    pub(crate) users: FastMap<Box<[u8]>, SubscriberId>,
-    pub(crate) aliases: FastMap<Box<[u8]>, SubscriberId>,
+    pub(crate) users: FastMap<BytesKey, SubscriberId>,
+    pub(crate) aliases: FastMap<BytesKey, SubscriberId>,
 }
 
 /// The immutable forwarding table. Built by [`ForwardingSnapshot::parse`] /
@@ -200,10 +206,11 @@ pub(crate) struct Domain {
 #[derive(Debug, Clone)]
 pub struct ForwardingSnapshot {
     pub(crate) source: PathBuf,
+    pub(crate) source_files: Vec<PathBuf>,
     pub(crate) domains: Vec<Domain>,
-    pub(crate) domain_index: FastMap<Box<[u8]>, DomainId>,
+    pub(crate) domain_index: FastMap<BytesKey, DomainId>,
     pub(crate) subscribers: Vec<Subscriber>,
-    pub(crate) dids: FastMap<Box<[u8]>, SubscriberId>,
+    pub(crate) dids: FastMap<BytesKey, SubscriberId>,
     pub(crate) group_names: Vec<Box<str>>,
     pub(crate) peers: Vec<TrustedPeer>,
     pub(crate) peer_index: FastMap<IpAddr, Vec<u32>>,
@@ -214,7 +221,7 @@ pub struct ForwardingSnapshot {
     pub(crate) default_voicemail: Option<Box<str>>,
     pub(crate) demo: bool,
     /// The version of the source file read (taken just before reading it), for the watcher.
-    pub(crate) source_identity: Option<super::watcher::FileIdentity>,
+    pub(crate) source_identity: Option<super::source::SourceIdentity>,
 }
 
 /// Longest host we look up; longer is not a DNS name (RFC 1035 §2.3.4) nor an IP literal.
@@ -225,6 +232,7 @@ impl ForwardingSnapshot {
     pub fn empty() -> Self {
         ForwardingSnapshot {
             source: PathBuf::from("(empty)"),
+            source_files: Vec::new(),
             domains: Vec::new(),
             domain_index: FastMap::default(),
             subscribers: Vec::new(),
@@ -242,9 +250,15 @@ impl ForwardingSnapshot {
         }
     }
 
-    /// The file this snapshot was compiled from.
+    /// The file or folder this snapshot was compiled from.
     pub fn source(&self) -> &Path {
         &self.source
+    }
+
+    /// The files it was compiled from, in reading order (one, unless the table is a
+    /// folder). Records' `file` fields index this.
+    pub fn source_files(&self) -> &[PathBuf] {
+        &self.source_files
     }
 
     /// True for the embedded demo table, whose passwords are public: the runtime must not

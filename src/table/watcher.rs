@@ -1,7 +1,7 @@
 //! A thread that reloads the table when its file changes.
 //!
-//! It polls the file's identity (device, inode, size, modification time) every
-//! `poll_interval`. Editors and deploy tools often save by writing a new file and renaming
+//! It polls the identity (device, inode, size, modification time) of the file, or of a
+//! table folder and each of its files, every `poll_interval`. Editors and deploy tools often save by writing a new file and renaming
 //! it over the old one: the inode changes even if the mtime happens to be equal, so both
 //! are compared. A missing file (between unlink and rename, or deleted) is not a change:
 //! the table in service stays and the watcher waits for the file to come back.
@@ -13,35 +13,14 @@
 //! This module and `handle` are the table layer's I/O edge (a thread, file metadata, a
 //! clock for the reload duration); parsing, compiling and lookups do none.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::handle::TableHandle;
-
-/// What identifies one version of the file on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileIdentity {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_s: i64,
-    mtime_ns: i64,
-}
-
-pub(crate) fn identity(path: &Path) -> Option<FileIdentity> {
-    let m = std::fs::metadata(path).ok()?;
-    Some(FileIdentity {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime_s: m.mtime(),
-        mtime_ns: m.mtime_nsec(),
-    })
-}
+use super::source::identity;
 
 /// A running watcher. Dropping it stops the thread (and waits for it).
 pub struct TableWatcher {
@@ -92,7 +71,7 @@ pub fn spawn_watcher(
     let mut seen = {
         let current = handle.load();
         if current.source() == path.as_path() && current.source_identity.is_some() {
-            current.source_identity
+            current.source_identity.clone()
         } else {
             identity(&path)
         }
@@ -110,10 +89,7 @@ pub fn spawn_watcher(
                     continue;
                 }
                 seen = now;
-                match handle.reload_from(&path) {
-                    Ok(report) => eprintln!("ringlet: {report}"),
-                    Err(e) => eprintln!("ringlet: table reload refused, previous table kept: {e}"),
-                }
+                handle.reload_logged(&path);
                 attempts_t.fetch_add(1, Ordering::AcqRel);
             }
         })?;

@@ -191,7 +191,10 @@ mod tests {
             loop_hash: 6,
         }
         .encode();
-        assert_eq!(good.as_str(), "z9hG4bKrl00000001000200000003000000040500000006");
+        assert_eq!(
+            good.as_str(),
+            "z9hG4bKrl00000001000200000003000000040500000006"
+        );
         assert_eq!(BranchId::decode(b"z9hG4bK776asdhds"), None);
         assert_eq!(BranchId::decode(b""), None);
         let mut bad = good.as_bytes().to_vec();

@@ -41,6 +41,10 @@ where
 /// A loopback client socket with a bounded read timeout.
 pub fn client() -> UdpSocket {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Room for bursts of answers the test reads only after sending everything.
+    socket2::SockRef::from(&s)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s
 }
