@@ -190,6 +190,15 @@ pub trait Router: Send {
         let _ = txn;
     }
 
+    /// Credentials (`Authorization`, `Proxy-Authorization`) for `realm` were meant for this
+    /// proxy: they are removed from every request it forwards, on every branch (OpenSIPS
+    /// `consume_credentials`). RFC 3261 §22.3: credentials for other realms pass unchanged,
+    /// so the default consumes none.
+    fn consumes_credentials(&mut self, realm: &[u8]) -> bool {
+        let _ = realm;
+        false
+    }
+
     /// The address of a next hop whose host is a name, from static data (peers and gateways
     /// of the forwarding table). Ringlet does no DNS: `None` (the default) makes the branch
     /// fail with 502.
