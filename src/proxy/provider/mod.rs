@@ -124,6 +124,11 @@ impl ProviderRouter {
         self
     }
 
+    /// Replace the authentication step of a router already inside a proxy.
+    pub fn set_authorizer(&mut self, step: Box<dyn RequestAuthorizer>) {
+        self.authorizer = step;
+    }
+
     pub fn stats(&self) -> &ProviderStats {
         &self.stats
     }
@@ -261,6 +266,11 @@ impl Router for ProviderRouter {
     fn route(&mut self, now: Instant, req: &Message<'_>, info: &RequestInfo) -> RouteDecision {
         let guard = self.table.load();
         let snap: &ForwardingSnapshot = &guard;
+        match self.authorizer.screen(now, req, info, snap) {
+            Some(AuthVerdict::Drop) => return RouteDecision::Drop,
+            Some(AuthVerdict::Respond(reply)) => return RouteDecision::Respond(reply),
+            Some(AuthVerdict::Pass(_)) | None => {}
+        }
         let Some(method) = req.method() else {
             return RouteDecision::Respond(Reply::new(400, "Bad Request"));
         };
@@ -404,5 +414,10 @@ impl Router for ProviderRouter {
 
     fn transaction_ended(&mut self, txn: u64) {
         self.calls.remove(&txn);
+    }
+
+    /// Credentials for one of our domains (the realm the auth step challenges with) are ours.
+    fn consumes_credentials(&mut self, realm: &[u8]) -> bool {
+        self.table.load().is_local_domain(realm)
     }
 }
