@@ -82,6 +82,11 @@ pub trait RequestAuthorizer: Send {
         req: &Message<'_>,
         ctx: &AuthorizeContext<'_>,
     ) -> AuthVerdict;
+
+    /// The concrete step, for reading its counters (tests, the management API).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// No authentication: the identity is the subscriber the From header (To for REGISTER)
