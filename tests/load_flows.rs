@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,7 @@ fn uas_config() -> UasConfig {
         busy_share: 0.0,
         no_answer_share: 0.0,
         timers: SipTimers::default(),
+        call_index: Arc::new(AtomicU64::new(0)),
     }
 }
 
@@ -611,4 +613,104 @@ fn malformed_and_foreign_datagrams_are_counted_not_fatal() {
     );
     assert_eq!(uas.local_stats().malformed, 1);
     assert!(out.is_empty());
+}
+
+#[test]
+fn uas_counts_an_ack_that_a_proxy_relayed_after_the_bye() {
+    use ringlet::load::msg::{write_request, CallRef, RequestParts};
+    let t0 = Instant::now();
+    let sink = StatsSink::new();
+    let mut uas = UasEndpoint::new(
+        UasConfig {
+            ring: Duration::ZERO,
+            ..uas_config()
+        },
+        sink.clone(),
+    );
+    let local = addr(UAC);
+    let call = CallRef {
+        run: 7,
+        worker: 0,
+        slot: 0,
+        gen: 1,
+    };
+    let req = |method: &[u8], tx: u32, cseq: u32, to_tag: Option<&[u8]>| {
+        let mut b = Vec::new();
+        write_request(
+            &mut b,
+            &RequestParts {
+                method,
+                ruri: b"sip:uas@127.0.0.1:5080",
+                local: &local,
+                call,
+                tx,
+                from_user: b"load",
+                from_domain: b"127.0.0.1",
+                to_uri: b"sip:uas@127.0.0.1:5080",
+                to_tag,
+                cseq,
+                extra: b"",
+                contact: method == b"INVITE",
+                body: None,
+            },
+        );
+        b
+    };
+    let mut out = Outbox::new();
+    let invite = req(b"INVITE", 0, 1, None);
+    uas.on_datagram(
+        t0,
+        Incoming {
+            local: 0,
+            src: local,
+            bytes: &invite,
+            handed_off: false,
+        },
+        &mut out,
+    );
+    let to_tag = out
+        .transmits()
+        .find_map(|(_, b)| {
+            let v = scan::scan(b).unwrap();
+            (v.start == StartLine::Response { code: 200 })
+                .then(|| scan::tag(v.to).unwrap().to_vec())
+        })
+        .expect("ring time 0: the 200 comes at once");
+    out.clear();
+    // The BYE overtakes the ACK.
+    let bye = req(b"BYE", 2, 2, Some(&to_tag));
+    uas.on_datagram(
+        t0,
+        Incoming {
+            local: 0,
+            src: local,
+            bytes: &bye,
+            handed_off: false,
+        },
+        &mut out,
+    );
+    let ack = req(b"ACK", 1, 1, Some(&to_tag));
+    uas.on_datagram(
+        t0,
+        Incoming {
+            local: 0,
+            src: local,
+            bytes: &ack,
+            handed_off: false,
+        },
+        &mut out,
+    );
+    let answers: Vec<Vec<u8>> = out.transmits().map(|(_, b)| method_of(b)).collect();
+    assert_eq!(
+        answers,
+        vec![b"200".to_vec()],
+        "the BYE is answered, the ACK is not"
+    );
+    uas.flush();
+    let s = sink.take();
+    assert_eq!(
+        (s.uas.answered, s.uas.byes, s.uas.acks, s.stray),
+        (1, 1, 1, 0)
+    );
+    assert_eq!(uas.active(), 0);
 }

@@ -278,9 +278,12 @@ pub fn run_load(args: LoadArgs) -> ExitCode {
                     )
                 })
                 .collect();
+            // found_limit: false when the search stopped at --max-rate or --max-time before
+            // any step failed, i.e. best_rate is a lower bound.
             println!(
-                "{{\"find_max\":{{\"best_rate\":{},\"steps\":[{}]}}}}",
+                "{{\"find_max\":{{\"best_rate\":{},\"found_limit\":{},\"steps\":[{}]}}}}",
                 best.map_or("null".to_string(), |b| format!("{:.1}", b.rate)),
+                steps.iter().any(|s| !s.clean),
                 list.join(",")
             );
         } else {
@@ -293,7 +296,12 @@ pub fn run_load(args: LoadArgs) -> ExitCode {
             }
             match best {
                 Some(b) => {
-                    println!("max clean rate: {:.1}/s", b.rate);
+                    let bound = if steps.iter().any(|s| !s.clean) {
+                        ""
+                    } else {
+                        " (lower bound: no step failed before --max-rate/--max-time)"
+                    };
+                    println!("max clean rate: {:.1}/s{bound}", b.rate);
                     print!(
                         "{}",
                         report_text(scenario, &b.result.stats, &b.result.figures)

@@ -16,6 +16,7 @@
 
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -150,6 +151,7 @@ pub fn run_once(plan: &RunPlan) -> io::Result<RunResult> {
     let count = plan.count.min(MAX_CALLS);
     let duration = plan.duration.min(MAX_DURATION);
     let mut sinks: Vec<Arc<StatsSink>> = Vec::new();
+    let call_index = Arc::new(AtomicU64::new(0));
     let mut uac_sinks: Vec<Arc<StatsSink>> = Vec::new();
     let factory = |w: &WorkerInfo| -> Box<dyn Endpoint> {
         let sink = StatsSink::new();
@@ -164,6 +166,7 @@ pub fn run_once(plan: &RunPlan) -> io::Result<RunResult> {
                     busy_share: plan.busy_share,
                     no_answer_share: plan.no_answer_share,
                     timers: plan.timers,
+                    call_index: call_index.clone(),
                 },
                 sink.clone(),
             )

@@ -5,11 +5,15 @@
 //! with one uncontended lock. The reporter thread drains the sinks once a second, prints a
 //! line from that second's delta and merges it into the run's total.
 //!
-//! Latencies are in microseconds in HdrHistograms (1 µs .. 120 s, 3 significant digits),
-//! recorded with `record_correct(value, expected_interval)` where the expected interval is
-//! the time between two calls the endpoint should start: a response slower than that
-//! interval is counted as the samples the stalled requests behind it would have produced,
-//! so a stall is not hidden by the requests it delayed (coordinated omission).
+//! Latencies are in microseconds in HdrHistograms (1 µs .. 120 s, 3 significant digits).
+//! Coordinated omission: the generator is open-loop (calls start on a fixed schedule
+//! whatever the responses do), and a call's latencies are measured from its *scheduled*
+//! start, so a generator that falls behind shows the delay instead of hiding it (wrk2's
+//! method). `--record-correct` additionally records with HdrHistogram's
+//! `record_correct(value, interval)`, which back-fills the samples a closed-loop tester would
+//! have missed behind a slow response; for an open-loop run whose set-up time legitimately
+//! exceeds the call interval (ring time) that back-filling distorts the distribution, so it
+//! is off by default.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -218,6 +222,24 @@ impl LoadStats {
         }
     }
 
+    /// Back to zero, keeping the histograms' allocations (an endpoint flushes ten times a
+    /// second; re-allocating seven histograms each time would dominate its idle cost).
+    pub fn reset(&mut self) {
+        self.attempted = 0;
+        self.succeeded = 0;
+        self.failed.clear();
+        self.retransmissions_sent = 0;
+        self.retransmissions_received = 0;
+        self.malformed = 0;
+        self.stray = 0;
+        self.uas = UasCounters::default();
+        self.setup_us.reset();
+        self.register_us.reset();
+        for h in &mut self.response_us {
+            h.reset();
+        }
+    }
+
     /// True when nothing went wrong: no failure and no retransmission either way.
     pub fn clean(&self) -> bool {
         self.failed_total() == 0
@@ -260,7 +282,7 @@ impl StatsSink {
         // A poisoned lock means a reporter thread panicked; keep counting regardless.
         let mut d = self.delta.lock().unwrap_or_else(|p| p.into_inner());
         d.merge(local);
-        *local = LoadStats::default();
+        local.reset();
     }
     /// Take what was flushed since the last call.
     pub fn take(&self) -> LoadStats {

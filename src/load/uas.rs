@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,8 @@ pub struct UasConfig {
     /// Share of calls never answered (0..=1); busy + no-answer ≤ 1.
     pub no_answer_share: f64,
     pub timers: SipTimers,
+    /// INVITEs seen by all UAS workers of the run: numbers calls for the exact shares.
+    pub call_index: Arc<AtomicU64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,36 +111,24 @@ impl UasCall {
     }
 }
 
-/// Exact shares without randomness: a running sum of the share of calls not answered
-/// decides *whether* a call is refused (when it crosses 1), and a second running sum of
-/// busy / (busy + no-answer) decides *how*. Over n calls the counts are within one of
-/// n·share each, so runs are reproducible and comparable with sipp's counts.
-#[derive(Debug, Default)]
-struct ShareSplitter {
-    refused: f64,
-    busy: f64,
-}
-
-impl ShareSplitter {
+/// Exact shares without randomness, over every UAS worker of the run: INVITE number n
+/// (from a counter shared by the workers) is refused when ⌊(n+1)·r⌋ > ⌊n·r⌋ with
+/// r = busy + no-answer, and the k-th refused call is busy when ⌊(k+1)·q⌋ > ⌊k·q⌋ with
+/// q = busy / r. Over n calls each count is within one of n·share, so runs are
+/// reproducible and comparable with sipp's counts whatever worker an INVITE lands on.
+fn outcome_of(n: u64, busy: f64, no_answer: f64) -> Outcome {
     const EPSILON: f64 = 1e-9;
-
-    fn next(&mut self, busy: f64, no_answer: f64) -> Outcome {
-        let refuse = busy + no_answer;
-        if refuse <= 0.0 {
-            return Outcome::Answer;
-        }
-        self.refused += refuse;
-        if self.refused < 1.0 - Self::EPSILON {
-            return Outcome::Answer;
-        }
-        self.refused -= 1.0;
-        self.busy += busy / refuse;
-        if self.busy >= 1.0 - Self::EPSILON {
-            self.busy -= 1.0;
-            Outcome::Busy
-        } else {
-            Outcome::NoAnswer
-        }
+    let steps = |i: u64, share: f64| (i as f64 * share + EPSILON).floor();
+    let refuse = busy + no_answer;
+    if refuse <= 0.0 || steps(n + 1, refuse) <= steps(n, refuse) {
+        return Outcome::Answer;
+    }
+    let k = steps(n, refuse) as u64;
+    let q = busy / refuse;
+    if steps(k + 1, q) > steps(k, q) {
+        Outcome::Busy
+    } else {
+        Outcome::NoAnswer
     }
 }
 
@@ -148,7 +139,6 @@ pub struct UasEndpoint {
     free: Vec<u32>,
     by_call_id: HashMap<Vec<u8>, u32>,
     timers: TimerHeap<UasTimer>,
-    shares: ShareSplitter,
     stats: LoadStats,
     sink: Arc<StatsSink>,
     next_flush: Option<Instant>,
@@ -197,7 +187,6 @@ impl UasEndpoint {
             free: Vec::new(),
             by_call_id: HashMap::new(),
             timers: TimerHeap::default(),
-            shares: ShareSplitter::default(),
             stats: LoadStats::default(),
             sink,
             next_flush: None,
@@ -354,9 +343,8 @@ impl UasEndpoint {
             cseq_num: view.cseq_num,
             cseq_method: view.cseq_method,
         };
-        let outcome = self
-            .shares
-            .next(self.cfg.busy_share, self.cfg.no_answer_share);
+        let n = self.cfg.call_index.fetch_add(1, Ordering::Relaxed);
+        let outcome = outcome_of(n, self.cfg.busy_share, self.cfg.no_answer_share);
         let c = &mut self.calls[slot as usize];
         c.phase = Phase::Ringing;
         c.call_id.clear();
@@ -668,14 +656,15 @@ mod tests {
 
     #[test]
     fn shares_are_exact() {
-        let mut s = ShareSplitter::default();
-        let outcomes: Vec<Outcome> = (0..10).map(|_| s.next(0.2, 0.1)).collect();
-        assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Busy).count(), 2);
-        assert_eq!(
-            outcomes.iter().filter(|o| **o == Outcome::NoAnswer).count(),
-            1
-        );
-        let mut all = ShareSplitter::default();
-        assert!((0..5).all(|_| all.next(0.0, 0.0) == Outcome::Answer));
+        let count = |n: u64, b: f64, na: f64, o: Outcome| {
+            (0..n).filter(|i| outcome_of(*i, b, na) == o).count()
+        };
+        assert_eq!(count(10, 0.2, 0.1, Outcome::Busy), 2);
+        assert_eq!(count(10, 0.2, 0.1, Outcome::NoAnswer), 1);
+        assert_eq!(count(40, 0.25, 0.25, Outcome::Busy), 10);
+        assert_eq!(count(40, 0.25, 0.25, Outcome::NoAnswer), 10);
+        assert_eq!(count(1000, 0.1, 0.0, Outcome::Busy), 100);
+        assert_eq!(count(1000, 0.0, 1.0, Outcome::NoAnswer), 1000);
+        assert_eq!(count(5, 0.0, 0.0, Outcome::Answer), 5);
     }
 }

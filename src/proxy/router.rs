@@ -184,8 +184,16 @@ pub trait Router: Send {
         FailureDecision::Forward
     }
 
+    /// The address of a next hop whose host is a name, from static data (peers and gateways
+    /// of the forwarding table). Ringlet does no DNS: `None` (the default) makes the branch
+    /// fail with 502.
+    fn resolve(&mut self, host: &[u8], port: u16) -> Option<SocketAddr> {
+        let _ = (host, port);
+        None
+    }
+
     /// Transaction `txn` (see [`RequestInfo::txn`]) has left the table: forget anything kept
-    /// for it. Called once per transaction the router was asked about.
+    /// for it. Called once per transaction.
     fn transaction_ended(&mut self, txn: u64) {
         let _ = txn;
     }
@@ -197,14 +205,6 @@ pub trait Router: Send {
     fn consumes_credentials(&mut self, realm: &[u8]) -> bool {
         let _ = realm;
         false
-    }
-
-    /// The address of a next hop whose host is a name, from static data (peers and gateways
-    /// of the forwarding table). Ringlet does no DNS: `None` (the default) makes the branch
-    /// fail with 502.
-    fn resolve(&mut self, host: &[u8], port: u16) -> Option<SocketAddr> {
-        let _ = (host, port);
-        None
     }
 }
 

@@ -278,8 +278,10 @@ impl<R: Router> StatefulProxy<R> {
         if code >= 200 {
             t.answered = true;
         }
-        if !(t.is_invite && (200..300).contains(&code)) {
-            // Kept for resends to retransmitted requests (2xx to INVITE is end to end).
+        if t.is_invite && (200..300).contains(&code) {
+            // RFC 6026: INVITE retransmissions are absorbed from now on; nothing to resend.
+            t.last_response = Vec::new();
+        } else {
             t.last_response.clear();
             t.last_response.extend_from_slice(&self.buf);
         }
@@ -849,6 +851,11 @@ impl<R: Router> StatefulProxy<R> {
         let q = t.pending[0].q;
         let n = t.pending.iter().take_while(|x| x.q == q).count();
         let group: Vec<Target> = t.pending.drain(..n).collect();
+        if t.pending.is_empty() {
+            // Give the memory back: most transactions have exactly one group.
+            t.pending = Vec::new();
+        }
+        t.branches.reserve_exact(group.len());
         for target in group {
             self.start_branch(now, h, target, out);
         }
@@ -913,8 +920,8 @@ impl<R: Router> StatefulProxy<R> {
             Ok(_) => {
                 if is_invite {
                     branch.client = ClientSide::Invite(InviteClient::start(now, &self.cfg.timers));
-                    branch.timer_c =
-                        Some(now + target.no_answer.unwrap_or(self.cfg.timers.timer_c));
+                    let limit = target.no_answer.unwrap_or(self.cfg.timers.timer_c);
+                    branch.timer_c = Some(now + limit);
                 } else {
                     branch.client =
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));

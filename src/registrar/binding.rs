@@ -203,9 +203,12 @@ impl Binding {
         std::mem::size_of::<Binding>() + self.data.len()
     }
 
-    /// Lookup order: higher q first, then the most recently refreshed first.
+    /// Lookup order: higher q first, then the most recently refreshed first, then by
+    /// contact bytes, so that the order is total and a reload reproduces it exactly.
     pub(crate) fn order(a: &Binding, b: &Binding) -> std::cmp::Ordering {
-        b.q.cmp(&a.q).then(b.updated_ms.cmp(&a.updated_ms))
+        b.q.cmp(&a.q)
+            .then(b.updated_ms.cmp(&a.updated_ms))
+            .then_with(|| a.contact().cmp(b.contact()))
     }
 }
 
@@ -307,6 +310,17 @@ impl<'a> BindingRef<'a> {
 
     pub fn received(&self) -> Option<SocketAddr> {
         self.entry.received
+    }
+
+    /// Where a request to this contact should be sent instead of resolving its URI: the
+    /// REGISTER's source address when the binding is flagged NAT (nathelper's
+    /// `fix_nated_register` behaviour), else `None`.
+    pub fn next_hop(&self) -> Option<SocketAddr> {
+        if self.entry.flags.has(BindingFlags::NAT) {
+            self.entry.received
+        } else {
+            None
+        }
     }
 
     pub fn local(&self) -> ListenerId {

@@ -450,6 +450,43 @@ impl LocationTable {
         report
     }
 
+    /// Removes every binding of `aor` (management `ul_rm`); returns how many it had.
+    pub fn remove_aor(&self, aor: &[u8]) -> usize {
+        let k = self.shard_of(aor);
+        let mut map = self.write(k);
+        let Some(list) = map.remove(aor) else {
+            return 0;
+        };
+        self.aors.fetch_sub(1, Ordering::Relaxed);
+        self.bindings.fetch_sub(list.len(), Ordering::Relaxed);
+        self.queue(k, aor, &[]);
+        list.len()
+    }
+
+    /// Calls `f` with every AoR that has live bindings at `now` and those bindings
+    /// (management `ul_dump`). Holds one shard read lock at a time; `scratch` is refilled
+    /// for each AoR.
+    pub fn for_each_aor(
+        &self,
+        now: Instant,
+        scratch: &mut BindingList,
+        mut f: impl FnMut(&[u8], &BindingList),
+    ) {
+        let now_ms = self.time.ms(now);
+        for k in 0..self.shards.len() {
+            let map = self.read(k);
+            for (aor, list) in map.iter() {
+                scratch.clear();
+                for b in list.iter().filter(|b| b.is_live(now_ms)) {
+                    scratch.push(b, now_ms);
+                }
+                if !scratch.is_empty() {
+                    f(aor, scratch);
+                }
+            }
+        }
+    }
+
     /// AoRs and bindings held (expired ones not yet swept included). Approximate while
     /// other threads write.
     pub fn counts(&self) -> (usize, usize) {

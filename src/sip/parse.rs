@@ -12,9 +12,10 @@
 //!                                                                       └ headers_end
 //! ```
 //!
-//! Invariants: slots are in message order; `start <= value_start <= value_end <= end`;
-//! a folded value (continuation lines starting with SP/HTAB) is one slot whose value span
-//! covers the continuation lines; `end` is just past the line's LF.
+//! Invariants: slots are in message order and their lines are contiguous (a line ends
+//! where the next slot starts, the last one at the blank line), so a slot stores no end;
+//! `start <= value_start <= value_end`; a folded value (continuation lines starting with
+//! SP/HTAB) is one slot whose value span covers the continuation lines.
 
 use memchr::memchr;
 
@@ -108,7 +109,6 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
                 }
                 slot.value_end = e as u32;
             }
-            slot.end = (nl + 1) as u32;
             pos = nl + 1;
             continue;
         }
@@ -143,7 +143,6 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             start: pos as u32,
             value_start: (pos + i) as u32,
             value_end: (pos + e) as u32,
-            end: (nl + 1) as u32,
         };
         let first = &mut msg.first[id as usize];
         if *first == u8::MAX {

@@ -74,6 +74,13 @@ impl ProviderShared {
         } else {
             return Err(format!("table file {} does not exist", path.display()));
         };
+        if table.load().is_demo() {
+            if let Some(a) = config.listen.iter().find(|a| !a.ip().is_loopback()) {
+                return Err(format!(
+                    "the embedded demo table (public passwords) serves loopback only, but listen has {a}; give a table in [files] table"
+                ));
+            }
+        }
         provider.validate().map_err(|(k, m)| format!("{k}: {m}"))?;
         let mut salt = [0u8; 4];
         getrandom::getrandom(&mut salt)

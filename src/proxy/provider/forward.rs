@@ -296,9 +296,23 @@ impl Resolver<'_> {
         }
     }
 
-    /// Served by us: a table domain, or one of our listen addresses.
+    /// Served by us: one of our listen addresses, or a table domain (unless the URI names
+    /// a port we do not listen on: `sip:vm@10.0.0.5:5070` with `10.0.0.5` a domain is a
+    /// voicemail server next to us, not us).
     fn is_local(&self, uri: &Uri<'_>) -> bool {
-        uri.is_sip() && (self.snap.is_local_domain(uri.host_raw) || self.is_us(uri))
+        if !uri.is_sip() {
+            return false;
+        }
+        if self.is_us(uri) {
+            return true;
+        }
+        if uri
+            .port
+            .is_some_and(|p| !self.listen.iter().any(|a| a.port() == p))
+        {
+            return false;
+        }
+        self.snap.is_local_domain(uri.host_raw)
     }
 
     fn is_us(&self, uri: &Uri<'_>) -> bool {

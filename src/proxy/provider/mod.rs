@@ -56,7 +56,7 @@ pub use config::ProviderConfig;
 pub use factory::{build_proxy, ProviderShared};
 pub use forward::ForwardReason;
 pub use pstn::is_number;
-pub use register::{write_aor, TableDirectory};
+pub use register::write_aor;
 pub use users::with_user;
 
 use crate::proxy::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -130,7 +130,7 @@ impl ProviderRouter {
         self
     }
 
-    /// Replace the authentication step of a router already inside a proxy.
+    /// Replace the authentication step of a running router.
     pub fn set_authorizer(&mut self, step: Box<dyn RequestAuthorizer>) {
         self.authorizer = step;
     }
@@ -330,10 +330,11 @@ impl Router for ProviderRouter {
                 now,
                 req,
                 info,
+                info.uri_is_ours || self.is_us(&ruri),
                 &mut self.outcome,
             ) {
                 Some(reply) => RouteDecision::Respond(reply),
-                // Our address but not a domain of the table: nobody to register.
+                // Our address, and the To names no domain of the table either.
                 None => RouteDecision::Respond(Reply::new(404, "Domain Not Served")),
             };
         }
