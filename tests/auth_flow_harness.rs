@@ -347,7 +347,7 @@ impl Net {
         let mut proxy = build_proxy(0, 1, &[addr(PROXY)], &shared, t0);
         auth.validate().unwrap();
         let secret = NonceSecret::from_bytes(&[7u8; 32]).unwrap();
-        let auth = AuthShared::new(auth, secret, UnixTimeAnchor::new(t0, 1_800_000_000));
+        let auth = AuthShared::new(auth, secret, UnixTimeAnchor::new(t0, 1_800_000_000), 42);
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink_events = events.clone();
         auth.install(
@@ -355,8 +355,7 @@ impl Net {
             Some(Box::new(move |e: &AuthEvent| {
                 sink_events.lock().unwrap().push(e.clone())
             })),
-        )
-        .unwrap();
+        );
         Net {
             proxy,
             shared,

@@ -23,6 +23,8 @@ pub struct AuthShared {
     config: AuthConfig,
     secret: NonceSecret,
     anchor: UnixTimeAnchor,
+    /// Drawn once; each worker's nonce salt is derived from it and the worker index.
+    salt_seed: u64,
 }
 
 impl AuthShared {
@@ -34,19 +36,29 @@ impl AuthShared {
         let secret = config
             .nonce_secret()
             .map_err(|e| format!("auth.nonce_secret: {e}"))?;
+        let mut seed = [0u8; 8];
+        getrandom::getrandom(&mut seed)
+            .map_err(|e| format!("no randomness for the nonce salt: {e}"))?;
         Ok(AuthShared {
             config: config.clone(),
             secret,
             anchor: UnixTimeAnchor::new(now, unix_secs),
+            salt_seed: u64::from_le_bytes(seed),
         })
     }
 
-    /// With a given secret and anchor (tests, several nodes sharing one secret).
-    pub fn new(config: AuthConfig, secret: NonceSecret, anchor: UnixTimeAnchor) -> Self {
+    /// With a given secret, anchor and salt seed (tests, nodes sharing one secret).
+    pub fn new(
+        config: AuthConfig,
+        secret: NonceSecret,
+        anchor: UnixTimeAnchor,
+        salt_seed: u64,
+    ) -> Self {
         AuthShared {
             config,
             secret,
             anchor,
+            salt_seed,
         }
     }
 
@@ -60,20 +72,20 @@ impl AuthShared {
     }
 
     /// Put the digest step of the proxy's worker into its router, events to `sink`.
-    pub fn install(
-        &self,
-        proxy: &mut StatefulProxy<ProviderRouter>,
-        sink: Option<AuthEventSink>,
-    ) -> Result<(), String> {
-        let mut seed = [0u8; 8];
-        getrandom::getrandom(&mut seed)
-            .map_err(|e| format!("no randomness for the nonce salt: {e}"))?;
+    pub fn install(&self, proxy: &mut StatefulProxy<ProviderRouter>, sink: Option<AuthEventSink>) {
         let worker = proxy.config().worker;
-        let mut step = self.authorizer(worker, u64::from_le_bytes(seed));
+        // SplitMix64 step: distinct, well-mixed salts per worker from one random seed.
+        let mut z = self.salt_seed.wrapping_add(
+            u64::from(worker)
+                .wrapping_add(1)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        let mut step = self.authorizer(worker, z ^ (z >> 31));
         if let Some(sink) = sink {
             step = step.with_event_sink(sink);
         }
         proxy.router_mut().set_authorizer(Box::new(step));
-        Ok(())
     }
 }
