@@ -90,7 +90,8 @@ workers = $WORKERS
 cores = "none"
 [files]
 table = "$tmp/ringlet.table"
-registrations = "$tmp/registrations.db"
+[registrar]
+db_path = "$tmp/registrations.db"
 [management]
 listen = "127.0.0.1:$MGMT_PORT"
 EOF

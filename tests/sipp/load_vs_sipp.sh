@@ -85,7 +85,8 @@ workers = 1
 cores = "none"
 [files]
 table = "$tmp/ringlet.table"
-registrations = "$tmp/registrations.db"
+[registrar]
+db_path = "$tmp/registrations.db"
 [management]
 listen = "127.0.0.1:$MGMT_PORT"
 EOF

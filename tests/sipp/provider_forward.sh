@@ -54,7 +54,8 @@ cores = "none"
 drain_ms = 100
 [files]
 table = "$TMP/provider.table"
-registrations = "$TMP/registrations.db"
+[registrar]
+db_path = "$TMP/registrations.db"
 TOML
 
 "$RINGLET" run --config "$TMP/ringlet.toml" >"$TMP/ringlet.log" 2>&1 &
