@@ -337,7 +337,12 @@ impl<R: Router> StatefulProxy<R> {
         reason: &str,
         extra: &[&str],
     ) {
-        let tag = local_tag(cfg.branch_salt, req);
+        // RFC 3261 §8.2.6.2: no To tag on a 100 (and no need to hash anything for one).
+        let tag = if code > 100 {
+            local_tag(cfg.branch_salt, req)
+        } else {
+            [0; 19]
+        };
         let to_tag = if code > 100 { Some(&tag[..]) } else { None };
         buf.clear();
         write_local_response(
