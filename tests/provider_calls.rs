@@ -6,7 +6,10 @@
 mod harness;
 
 use harness::*;
-use ringlet::proxy::provider::ProviderConfig;
+use ringlet::proxy::provider::{
+    AuthPurpose, AuthVerdict, AuthorizeContext, CallerIdentity, ProviderConfig, RequestAuthorizer,
+};
+use ringlet::proxy::Reply;
 use ringlet::sip::HeaderName;
 
 #[test]
@@ -179,4 +182,100 @@ fn non_invite_requests_reach_all_bindings_without_forwarding() {
         one(&sent, DAVE, "MESSAGE").ruri(),
         "sip:dave@127.0.0.7:5060"
     );
+}
+
+/// An authentication step that challenges every request without credentials and passes
+/// the others as alice.
+struct Challenge;
+
+impl RequestAuthorizer for Challenge {
+    fn authorize(
+        &mut self,
+        _now: std::time::Instant,
+        req: &ringlet::sip::Message<'_>,
+        ctx: &AuthorizeContext<'_>,
+    ) -> AuthVerdict {
+        let has_credentials = req.headers().any(|h| {
+            h.name == HeaderName::ProxyAuthorization || h.name == HeaderName::Authorization
+        });
+        if !has_credentials {
+            let code = if ctx.purpose == AuthPurpose::Register {
+                401
+            } else {
+                407
+            };
+            return AuthVerdict::Respond(
+                Reply::new(code, "Unauthorized")
+                    .with_header("Proxy-Authenticate: Digest realm=\"example.test\", nonce=\"n\""),
+            );
+        }
+        let alice = ctx
+            .snapshot
+            .subscriber(b"alice", b"example.test")
+            .map(|s| s.id);
+        AuthVerdict::Pass(alice.map_or(CallerIdentity::Anonymous, CallerIdentity::Subscriber))
+    }
+}
+
+#[test]
+fn the_auth_step_runs_first_and_its_identity_is_used() {
+    let mut net = Net::new();
+    net.proxy.router_mut().set_authorizer(Box::new(Challenge));
+    let reg = net.register("bob", BOB1, None);
+    assert_eq!(
+        reg.status(),
+        Some(401),
+        "REGISTER challenged before the registrar"
+    );
+    let sent = Call::new("carol", CAROL1, "sip:4930123@example.test", "a1").start(&mut net);
+    let r = one(&sent, CAROL1, "407");
+    assert!(
+        r.text().contains("Proxy-Authenticate: Digest"),
+        "{}",
+        r.text()
+    );
+    none(&sent, GW1, "INVITE");
+    // With credentials the step says "alice" (group pstn), whatever the From claims.
+    let text = Call::new("carol", CAROL1, "sip:4930123@example.test", "a2")
+        .invite()
+        .replace(
+            "Contact:",
+            "Proxy-Authorization: Digest username=\"alice\"\r\nContact:",
+        );
+    let sent = net.send_str(CAROL1, &text);
+    one(&sent, GW1, "INVITE");
+    // Requests not claiming one of our subscribers skip the step.
+    let sent = net.send_str(
+        PEER,
+        &Call::new("x", PEER, "sip:example.test", "a3")
+            .request("OPTIONS")
+            .replace("@example.test>;tag", "@carrier.test>;tag"),
+    );
+    one(&sent, PEER, "200/OPTIONS");
+}
+
+#[test]
+fn register_to_our_address_uses_the_to_domain() {
+    let mut net = Net::new();
+    let text = "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.3:5060;branch=z9hG4bKip1;rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:bob@example.test>;tag=r1\r\n\
+         To: <sip:bob@example.test>\r\n\
+         Call-ID: reg-ip\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:bob@127.0.0.3:5060>\r\n\
+         Content-Length: 0\r\n\r\n";
+    let sent = net.send_str(BOB1, text);
+    assert_eq!(one(&sent, BOB1, "200/REGISTER").status(), Some(200));
+    let sent = Call::new("alice", ALICE, "sip:bob@example.test", "ip2").start(&mut net);
+    one(&sent, BOB1, "INVITE");
+    let sent = net.send_str(
+        BOB1,
+        &text
+            .replace("example.test", "elsewhere.test")
+            .replace("CSeq: 1", "CSeq: 2")
+            .replace("ip1", "ip3"),
+    );
+    one(&sent, BOB1, "404/REGISTER");
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
-use crate::sip::{HeaderName, Message, RPort, Via};
+use crate::sip::{Credentials, HeaderName, Message, RPort, Via};
 
 use super::locality::{host_ip, Locality};
 use super::splice::{span_in, split_commas, EditList};
@@ -234,6 +234,30 @@ pub(crate) struct ForwardSpec<'a> {
     pub record_route: Option<SocketAddr>,
     /// Extra header lines, each ending with CRLF.
     pub extra_headers: &'a [u8],
+    /// Whole header lines to leave out (consumed credentials, [`consumed_credentials`]).
+    pub remove_lines: &'a [Range<usize>],
+}
+
+/// The `Authorization` / `Proxy-Authorization` lines of `msg` whose Digest realm
+/// `consumes` claims, as byte ranges of whole lines, into `out` (cleared first). RFC 3261
+/// §7.3.1: these headers are never comma-combined, so each line holds one credential.
+pub(crate) fn consumed_credentials(
+    msg: &Message<'_>,
+    mut consumes: impl FnMut(&[u8]) -> bool,
+    out: &mut Vec<Range<usize>>,
+) {
+    out.clear();
+    let data = msg.datagram();
+    for h in msg.headers() {
+        if h.name != HeaderName::Authorization && h.name != HeaderName::ProxyAuthorization {
+            continue;
+        }
+        if let Ok(Credentials::Digest(c)) = Credentials::parse(h.value) {
+            if c.realm.is_some_and(&mut consumes) {
+                out.push(span_in(data, h.line));
+            }
+        }
+    }
 }
 
 /// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`.
@@ -292,6 +316,9 @@ pub(crate) fn write_forwarded_request(
         });
     }
     for d in plan.deletions.iter().flatten() {
+        edits.delete(d.clone());
+    }
+    for d in spec.remove_lines {
         edits.delete(d.clone());
     }
     if !spec.extra_headers.is_empty() {

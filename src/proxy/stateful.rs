@@ -42,9 +42,9 @@ use crate::txn::{
 
 use super::best_response::{forwarded_code, is_better, is_challenge};
 use super::compose::{
-    collect_challenges, loop_hash, plan_routes, response_destination, via_destination,
-    write_cancel_or_ack, write_forwarded_request, write_local_response, write_request_vias,
-    write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
+    collect_challenges, consumed_credentials, loop_hash, plan_routes, response_destination,
+    via_destination, write_cancel_or_ack, write_forwarded_request, write_local_response,
+    write_request_vias, write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -72,6 +72,8 @@ pub struct StatefulProxy<R: Router> {
     /// Scratch for a rebuilt forwarded request (CANCEL, ACK, retransmission).
     fwd: Vec<u8>,
     codes: Vec<u16>,
+    /// Scratch: credential lines the router consumed, left out of a forwarded request.
+    consumed: Vec<std::ops::Range<usize>>,
     index_hash: RandomState,
     check_hash: RandomState,
     stats: ProxyStats,
@@ -105,6 +107,7 @@ impl<R: Router> StatefulProxy<R> {
             buf: Vec::with_capacity(4096),
             fwd: Vec::with_capacity(4096),
             codes: Vec::new(),
+            consumed: Vec::new(),
             index_hash: RandomState::new(),
             check_hash: RandomState::new(),
             stats: ProxyStats::default(),
@@ -411,6 +414,12 @@ impl<R: Router> StatefulProxy<R> {
         }
         .encode();
         let via_addr = self.cfg.listen_addr(t.local);
+        let router = &mut self.router;
+        consumed_credentials(
+            &req,
+            |realm| router.consumes_credentials(realm),
+            &mut self.consumed,
+        );
         let spec = ForwardSpec {
             via_addr,
             branch: id.as_bytes(),
@@ -418,6 +427,7 @@ impl<R: Router> StatefulProxy<R> {
             ruri: b.uri.as_deref().map(str::as_bytes),
             record_route: t.record_route.then_some(via_addr),
             extra_headers: b.headers.as_deref().unwrap_or(b""),
+            remove_lines: &self.consumed,
         };
         self.fwd.clear();
         write_forwarded_request(req, plan, &spec, &mut self.edits, &mut self.fwd);
@@ -702,6 +712,12 @@ impl<R: Router> StatefulProxy<R> {
         let mut br = [0u8; 25];
         let mut w = &mut br[..];
         let _ = write!(w, "z9hG4bKrs{h:016x}");
+        let router = &mut self.router;
+        consumed_credentials(
+            msg,
+            |realm| router.consumes_credentials(realm),
+            &mut self.consumed,
+        );
         let spec = ForwardSpec {
             via_addr: self.cfg.listen_addr(inc.local),
             branch: &br,
@@ -709,6 +725,7 @@ impl<R: Router> StatefulProxy<R> {
             ruri: None,
             record_route: None,
             extra_headers: b"",
+            remove_lines: &self.consumed,
         };
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {

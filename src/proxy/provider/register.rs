@@ -28,20 +28,26 @@ pub fn write_aor(snap: &ForwardingSnapshot, id: crate::table::SubscriberId, out:
     }
 }
 
-/// Process a REGISTER whose Request-URI host is a served domain. `None`: the registrar says
-/// it is not ours after all (the caller relays it).
+/// Process a REGISTER whose Request-URI host is a served domain or (`host_is_us`) one of
+/// our own addresses. `None`: the registrar says the domain is not ours after all.
 pub fn process_register(
     registrar: &Registrar,
     snap: &ForwardingSnapshot,
     now: Instant,
     req: &Message<'_>,
     info: &RequestInfo,
+    host_is_us: bool,
     outcome: &mut RegisterOutcome,
 ) -> Option<Reply> {
-    let reduced = match ParsedRegister::from_message(req) {
+    let mut reduced = match ParsedRegister::from_message(req) {
         Ok(r) => r,
         Err((status, reason)) => return Some(Reply::new(status, reason)),
     };
+    if host_is_us && !snap.is_local_domain(reduced.request_uri_host) {
+        // `REGISTER sip:<our address>`: the domain is the one the To names (OpenSIPS
+        // `is_myself($ru)` then `save()` on the To AoR).
+        reduced.request_uri_host = reduced.to_host;
+    }
     let mut flags = BindingFlags::default();
     if reduced
         .contacts()
@@ -85,5 +91,38 @@ fn is_private(ip: IpAddr) -> bool {
             let s = v6.segments()[0];
             (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nat_guess_private_elsewhere_or_a_name() {
+        let src: SocketAddr = "203.0.113.7:40000".parse().unwrap();
+        assert!(contact_differs_from_source(b"sip:a@192.168.1.20:5060", src));
+        assert!(
+            contact_differs_from_source(b"sip:a@100.64.3.3", src),
+            "RFC 6598 shared space"
+        );
+        assert!(
+            contact_differs_from_source(b"sip:a@phone.example", src),
+            "a name: no DNS here"
+        );
+        assert!(
+            !contact_differs_from_source(b"sip:a@203.0.113.7:40000", src),
+            "the source itself"
+        );
+        assert!(
+            !contact_differs_from_source(b"sip:a@198.51.100.9:5060", src),
+            "third-party registration"
+        );
+        assert!(!contact_differs_from_source(b"sip:a@127.0.0.1:5090", src));
+        let lan: SocketAddr = "192.168.1.20:5060".parse().unwrap();
+        assert!(
+            !contact_differs_from_source(b"sip:a@192.168.1.20:5060", lan),
+            "same LAN, no NAT"
+        );
     }
 }
