@@ -10,7 +10,9 @@ use mimalloc::MiMalloc;
 
 use ringlet::config::Config;
 use ringlet::load::cli::{run_load, run_tune, LoadArgs, TuneArgs};
-use ringlet::proxy::provider::{build_proxy, ProviderConfig, ProviderShared};
+use ringlet::proxy::provider::{
+    build_proxy, AuthEvent, AuthShared, ProviderConfig, ProviderShared,
+};
 use ringlet::runtime::{self, log, RuntimeConfig};
 use ringlet::table::cli::{run_table, run_user, TableCommand, UserCommand};
 
@@ -138,14 +140,33 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         shared.table.load().source().display(),
         shared.table.load().counts()
     ));
+    // Digest authentication: one nonce secret and clock anchor, a step per worker.
+    let auth = if config.auth.enabled {
+        let unix_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match AuthShared::from_config(&config.auth, Instant::now(), unix_secs) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("ringlet: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    } else {
+        log::warn(format_args!(
+            "[auth] enabled = false: From/To headers are believed, nobody is challenged"
+        ));
+        None
+    };
     let factory = |w: &runtime::WorkerInfo| -> Box<dyn ringlet::endpoint::Endpoint> {
-        Box::new(build_proxy(
-            w.index,
-            w.count,
-            &w.local_addrs,
-            &shared,
-            Instant::now(),
-        ))
+        let mut proxy = build_proxy(w.index, w.count, &w.local_addrs, &shared, Instant::now());
+        if let Some(auth) = &auth {
+            auth.install(
+                &mut proxy,
+                Some(Box::new(|e: &AuthEvent| log::warn(format_args!("{e}")))),
+            );
+        }
+        Box::new(proxy)
     };
     let on_reload = || match shared.table.reload_from(&config.files.table) {
         Ok(report) => log::info(format_args!("{report}")),

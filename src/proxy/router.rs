@@ -197,6 +197,15 @@ pub trait Router: Send {
     fn transaction_ended(&mut self, txn: u64) {
         let _ = txn;
     }
+
+    /// Credentials (`Authorization`, `Proxy-Authorization`) for `realm` were meant for this
+    /// proxy: they are removed from every request it forwards, on every branch (OpenSIPS
+    /// `consume_credentials`). RFC 3261 §22.3: credentials for other realms pass unchanged,
+    /// so the default consumes none.
+    fn consumes_credentials(&mut self, realm: &[u8]) -> bool {
+        let _ = realm;
+        false
+    }
 }
 
 /// The default router: requests for other domains go to their Request-URI; requests for

@@ -62,12 +62,31 @@ pub struct AuthorizeContext<'a> {
 
 /// The authentication step. One per worker, called on that worker only.
 pub trait RequestAuthorizer: Send {
+    /// Called first for every request the router sees, before anything else (flood
+    /// protection, OpenSIPS `pike_check_req`): `None` goes on; `Some` is the verdict
+    /// (`Drop` or `Respond`; a `Pass` is ignored). Default: every request goes on.
+    fn screen(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        info: &RequestInfo,
+        snapshot: &ForwardingSnapshot,
+    ) -> Option<AuthVerdict> {
+        let _ = (now, req, info, snapshot);
+        None
+    }
+
     fn authorize(
         &mut self,
         now: Instant,
         req: &Message<'_>,
         ctx: &AuthorizeContext<'_>,
     ) -> AuthVerdict;
+
+    /// The concrete step, for reading its counters (tests, the management API).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// No authentication: the identity is the subscriber the From header (To for REGISTER)

@@ -17,6 +17,8 @@
 //! | file           | owns                                                            |
 //! |----------------|-----------------------------------------------------------------|
 //! | `authorize.rs` | [`RequestAuthorizer`]: where digest authentication plugs in     |
+//! | `auth_step.rs` | [`DigestAuthorizer`]: pike, trusted peers, digest, check_to/from |
+//! | `auth_shared.rs` | [`AuthShared`]: nonce secret and clock anchor of all workers  |
 //! | `register.rs`  | REGISTER → registrar, the table as its directory                |
 //! | `users.rs`     | alias/DID resolution, bindings → branches (Path, NAT)           |
 //! | `forward.rs`   | call forwarding, voicemail, Diversion, per-transaction context  |
@@ -29,6 +31,8 @@
 //! the core reports the transaction ended, so the map holds live calls only (and never
 //! more than [`MAX_CALL_CONTEXTS`]).
 
+mod auth_shared;
+mod auth_step;
 mod authorize;
 pub mod config;
 mod factory;
@@ -42,6 +46,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use auth_shared::AuthShared;
+pub use auth_step::{AuthEvent, AuthEventSink, AuthStepStats, DigestAuthorizer};
 pub use authorize::{
     source_identity, AuthPurpose, AuthVerdict, AuthorizeContext, CallerIdentity, RequestAuthorizer,
     TrustFromHeader,
@@ -127,6 +133,11 @@ impl ProviderRouter {
     /// Replace the authentication step of a running router.
     pub fn set_authorizer(&mut self, step: Box<dyn RequestAuthorizer>) {
         self.authorizer = step;
+    }
+
+    /// The authentication step in use.
+    pub fn authorizer(&self) -> &dyn RequestAuthorizer {
+        &*self.authorizer
     }
 
     pub fn stats(&self) -> &ProviderStats {
@@ -266,6 +277,11 @@ impl Router for ProviderRouter {
     fn route(&mut self, now: Instant, req: &Message<'_>, info: &RequestInfo) -> RouteDecision {
         let guard = self.table.load();
         let snap: &ForwardingSnapshot = &guard;
+        match self.authorizer.screen(now, req, info, snap) {
+            Some(AuthVerdict::Drop) => return RouteDecision::Drop,
+            Some(AuthVerdict::Respond(reply)) => return RouteDecision::Respond(reply),
+            Some(AuthVerdict::Pass(_)) | None => {}
+        }
         let Some(method) = req.method() else {
             return RouteDecision::Respond(Reply::new(400, "Bad Request"));
         };
@@ -410,5 +426,10 @@ impl Router for ProviderRouter {
 
     fn transaction_ended(&mut self, txn: u64) {
         self.calls.remove(&txn);
+    }
+
+    /// Credentials for one of our domains (the realm the auth step challenges with) are ours.
+    fn consumes_credentials(&mut self, realm: &[u8]) -> bool {
+        self.table.load().is_local_domain(realm)
     }
 }
