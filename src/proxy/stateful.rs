@@ -411,7 +411,7 @@ impl<R: Router> StatefulProxy<R> {
         let via_addr = self.cfg.listen_addr(t.local);
         let router = &mut self.router;
         consumed_credentials(
-            &req,
+            req,
             |realm| router.consumes_credentials(realm),
             &mut self.consumed,
         );
