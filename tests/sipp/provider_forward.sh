@@ -55,6 +55,9 @@ drain_ms = 100
 [files]
 table = "$TMP/provider.table"
 registrations = "$TMP/registrations.db"
+# Digest is tested by auth_register_call.sh; here the phones are trusted by their From/To.
+[auth]
+enabled = false
 TOML
 
 "$RINGLET" run --config "$TMP/ringlet.toml" >"$TMP/ringlet.log" 2>&1 &
