@@ -54,6 +54,9 @@ cores = "none"
 drain_ms = 100
 [files]
 table = "$TMP/provider.table"
+# Digest is tested by auth_register_call.sh; here the phones are trusted by their From/To.
+[auth]
+enabled = false
 [registrar]
 db_path = "$TMP/registrations.db"
 TOML
