@@ -91,7 +91,8 @@ cores = "none"
 [files]
 table = "$tmp/ringlet.table"
 [registrar]
-db_path = "$tmp/registrations.db"
+# In memory, like kamailio.cfg (usrloc db_mode 0).
+db_path = ""
 [management]
 listen = "127.0.0.1:$MGMT_PORT"
 EOF
