@@ -235,7 +235,13 @@ impl Config {
 
     /// Parse and validate configuration text (errors carry line numbers, not a file name).
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(text, &e))?;
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let mut e = ConfigError::from_toml(text, &e);
+            if e.key.as_deref() == Some("files.registrations") {
+                e.message = "moved: the registrations database is now [registrar] db_path".into();
+            }
+            e
+        })?;
         config.validate().map_err(|e| e.locate(text))?;
         Ok(config)
     }
@@ -535,6 +541,8 @@ mod tests {
         );
         let e = Config::from_toml_str("[registrar]\nmax_expire = 1\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("registrar.max_expire"), "{e}");
+        let e = Config::from_toml_str("[files]\nregistrations = \"r.db\"\n").unwrap_err();
+        assert!(e.to_string().contains("[registrar] db_path"), "{e}");
     }
 
     #[test]
