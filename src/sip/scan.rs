@@ -205,26 +205,17 @@ impl<'a> CommaSplit<'a> {
     }
 }
 
-/// Index of the next top-level comma in `s` (outside quotes and angle brackets).
+/// Index of the next top-level comma in `s` (outside quoted strings and angle brackets).
+/// Jumps between the only bytes that matter with a SIMD search, so long values cost little.
 pub(crate) fn next_comma(s: &[u8]) -> Option<usize> {
     let mut i = 0;
-    let mut angle = false;
-    while i < s.len() {
-        match s[i] {
-            b'"' if !angle => match quoted_end(&s[i..]) {
-                Some(n) => i += n,
-                None => return None,
-            },
-            b'<' => {
-                angle = true;
-                i += 1;
-            }
-            b'>' => {
-                angle = false;
-                i += 1;
-            }
-            b',' if !angle => return Some(i),
-            _ => i += 1,
+    while let Some(off) = memchr::memchr3(b',', b'"', b'<', &s[i..]) {
+        let j = i + off;
+        match s[j] {
+            b',' => return Some(j),
+            b'"' => i = j + quoted_end(&s[j..])?,
+            // '<': a URI may hold commas; skip to its '>'.
+            _ => i = j + 1 + memchr::memchr(b'>', &s[j + 1..])? + 1,
         }
     }
     None
@@ -292,11 +283,24 @@ impl<'a> Iterator for Params<'a> {
             let s = if s[0] == b';' { &s[1..] } else { s };
             // The element ends at the next `;` outside quotes.
             let mut i = 0;
-            while i < s.len() && s[i] != b';' {
-                if s[i] == b'"' {
-                    i += quoted_end(&s[i..]).unwrap_or(s.len() - i);
-                } else {
-                    i += 1;
+            loop {
+                match memchr::memchr2(b';', b'"', &s[i..]) {
+                    None => {
+                        i = s.len();
+                        break;
+                    }
+                    Some(off) if s[i + off] == b';' => {
+                        i += off;
+                        break;
+                    }
+                    Some(off) => {
+                        i += off;
+                        i += quoted_end(&s[i..]).unwrap_or(s.len() - i);
+                        if i >= s.len() {
+                            i = s.len();
+                            break;
+                        }
+                    }
                 }
             }
             let item = trim(&s[..i]);
