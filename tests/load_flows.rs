@@ -714,3 +714,119 @@ fn uas_counts_an_ack_that_a_proxy_relayed_after_the_bye() {
     );
     assert_eq!(uas.active(), 0);
 }
+
+#[test]
+fn a_late_wake_up_still_starts_every_call_due_in_the_window() {
+    let t0 = Instant::now();
+    let mut cfg = uac_config(t0, Scenario::Options, 1_000, 10.0);
+    cfg.place_for = Duration::from_secs(1);
+    let sink = StatsSink::new();
+    let mut uac = UacEndpoint::new(cfg, sink.clone());
+    let mut out = Outbox::new();
+    // The worker was busy: the first wake-up comes after the whole placing window.
+    uac.on_timeout(t0 + Duration::from_millis(1500), &mut out);
+    assert_eq!(out.len(), 10, "calls due at 0, 100, ..., 900 ms");
+    assert_eq!(sink.take().attempted + uac.local_stats().attempted, 10);
+    assert_eq!(uac.active(), 10);
+}
+
+/// A proxy in front of the UAS that challenges every INVITE without Proxy-Authorization
+/// with 407 (absorbing the ACK of its 407, as a stateful proxy does), checks the digest of
+/// the retried INVITE with its own MD5, and passes everything else to the UAS.
+struct ChallengingProxy {
+    uas: UasEndpoint,
+    challenged: usize,
+    acks_of_407: usize,
+    verified: usize,
+    invite_cseqs: Vec<u32>,
+}
+
+impl Peer for ChallengingProxy {
+    fn recv(&mut self, now: Instant, src: SocketAddr, bytes: &[u8], out: &mut Outbox) {
+        let text = std::str::from_utf8(bytes).unwrap();
+        let v = scan::scan(bytes).unwrap();
+        let branch = String::from_utf8_lossy(scan::top_branch(&v).unwrap()).to_string();
+        match v.start {
+            StartLine::Request {
+                method: b"INVITE", ..
+            } => {
+                self.invite_cseqs.push(v.cseq_num);
+                match text.lines().find(|l| l.starts_with("Proxy-Authorization:")) {
+                    None => {
+                        self.challenged += 1;
+                        let via: Vec<&str> =
+                            text.lines().filter(|l| l.starts_with("Via:")).collect();
+                        let reply = format!(
+                            "SIP/2.0 407 Proxy Authentication Required\r\n{}\r\nFrom: {}\r\nTo: {};tag=px\r\nCall-ID: {}\r\n\
+CSeq: {} INVITE\r\nProxy-Authenticate: Digest realm=\"127.0.0.1\", nonce=\"pxn\", algorithm=MD5\r\nContent-Length: 0\r\n\r\n",
+                            via.join("\r\n"),
+                            String::from_utf8_lossy(v.from),
+                            String::from_utf8_lossy(v.to),
+                            String::from_utf8_lossy(v.call_id),
+                            v.cseq_num
+                        );
+                        out.send(0, src, reply.as_bytes());
+                        return;
+                    }
+                    Some(a) => {
+                        let (user, uri) = (
+                            auth_param(a, "username").unwrap(),
+                            auth_param(a, "uri").unwrap(),
+                        );
+                        let ha1 = md5_hex(&format!("{user}:127.0.0.1:{user}-pw"));
+                        let ha2 = md5_hex(&format!("INVITE:{uri}"));
+                        assert_eq!(
+                            auth_param(a, "response").unwrap(),
+                            md5_hex(&format!("{ha1}:pxn:{ha2}"))
+                        );
+                        assert!(!a.contains("qop"), "no qop offered, none used");
+                        self.verified += 1;
+                    }
+                }
+            }
+            StartLine::Request { method: b"ACK", .. } if text.contains("tag=px") => {
+                // The ACK of our 407: same branch as the challenged INVITE (§17.1.1.3).
+                assert!(branch.ends_with(".0"), "{branch}");
+                self.acks_of_407 += 1;
+                return;
+            }
+            _ => {}
+        }
+        self.uas.recv(now, src, bytes, out);
+    }
+    fn timeout(&mut self, now: Instant, out: &mut Outbox) {
+        self.uas.timeout(now, out);
+    }
+    fn next(&self) -> Option<Instant> {
+        self.uas.next()
+    }
+}
+
+#[test]
+fn a_407_is_acked_and_the_invite_retried_with_proxy_credentials() {
+    let t0 = Instant::now();
+    let proxy = ChallengingProxy {
+        uas: UasEndpoint::new(uas_config(), StatsSink::new()),
+        challenged: 0,
+        acks_of_407: 0,
+        verified: 0,
+        invite_cseqs: Vec::new(),
+    };
+    let mut cfg = uac_config(t0, Scenario::Call, 2, 10.0);
+    cfg.users = Arc::from(vec![User {
+        user: "alice".into(),
+        domain: "127.0.0.1".into(),
+        password: "alice-pw".into(),
+    }]);
+    let mut sim = Sim::new(t0, cfg, proxy);
+    sim.run(Duration::from_secs(30));
+    let s = sim.uac_stats();
+    assert_eq!((s.attempted, s.succeeded, s.failed_total()), (2, 2, 0));
+    assert_eq!(
+        (sim.peer.challenged, sim.peer.acks_of_407, sim.peer.verified),
+        (2, 2, 2)
+    );
+    // CSeq 1 challenged, CSeq 2 with credentials (RFC 3261 §22.2), for each call.
+    assert_eq!(sim.peer.invite_cseqs, vec![1, 2, 1, 2]);
+    assert_eq!(s.setup_us.len(), 2);
+}

@@ -229,17 +229,13 @@ pub fn write_response_common(buf: &mut Vec<u8>, p: &ResponseParts<'_>, with_reco
     buf.extend_from_slice(b"\r\n");
 }
 
-/// Append a whole response: status line, `common` (from [`write_response_common`]),
-/// an optional Contact and body.
-pub fn write_response(
-    buf: &mut Vec<u8>,
-    code: u16,
-    common: &[u8],
-    contact: Option<&SocketAddr>,
-    body: Option<&[u8]>,
-) {
+/// Append a response's status line.
+pub fn write_status_line(buf: &mut Vec<u8>, code: u16) {
     let _ = write!(buf, "SIP/2.0 {code} {}\r\n", reason(code));
-    buf.extend_from_slice(common);
+}
+
+/// Append what follows the copied headers: an optional Contact, Server, the body.
+pub fn write_response_tail(buf: &mut Vec<u8>, contact: Option<&SocketAddr>, body: Option<&[u8]>) {
     if let Some(c) = contact {
         buf.extend_from_slice(b"Contact: <sip:uas@");
         write_hostport(buf, c);
@@ -257,6 +253,20 @@ pub fn write_response(
         }
         None => buf.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
     }
+}
+
+/// Append a whole response: status line, `common` (from [`write_response_common`]),
+/// an optional Contact and body.
+pub fn write_response(
+    buf: &mut Vec<u8>,
+    code: u16,
+    common: &[u8],
+    contact: Option<&SocketAddr>,
+    body: Option<&[u8]>,
+) {
+    write_status_line(buf, code);
+    buf.extend_from_slice(common);
+    write_response_tail(buf, contact, body);
 }
 
 #[cfg(test)]

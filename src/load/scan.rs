@@ -81,6 +81,9 @@ impl<'a> Lines<'a> {
         self.len += 1;
         Ok(())
     }
+    pub fn as_slice(&self) -> &[&'a [u8]] {
+        &self.items[..self.len]
+    }
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &'a [u8]> + '_ {
         self.items[..self.len].iter().copied()
     }

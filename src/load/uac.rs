@@ -334,8 +334,10 @@ impl UacEndpoint {
         &self.stats
     }
 
-    fn placing(&self, now: Instant) -> bool {
-        self.placed < self.cfg.max_calls && now < self.place_until
+    /// Calls remain to be started: judged by the schedule, not by `now`, so a late wake-up
+    /// near the end of the window still starts the calls that were due inside it.
+    fn placing(&self) -> bool {
+        self.placed < self.cfg.max_calls && self.next_start < self.place_until
     }
 
     fn call_ref(&self, slot: u32, gen: u32) -> CallRef {
@@ -351,7 +353,7 @@ impl UacEndpoint {
         // At most this many calls per wake-up, so one late wake-up cannot monopolise the
         // worker; the remainder start on the next (immediate) timeout.
         let mut burst = 0;
-        while self.placing(now) && self.next_start <= now && burst < 1024 {
+        while self.placing() && self.next_start <= now && burst < 1024 {
             let scheduled = self.next_start;
             self.next_start += self.interval;
             self.placed += 1;
@@ -363,7 +365,7 @@ impl UacEndpoint {
             }
             self.start_call(scheduled, now, out);
         }
-        if !self.placing(now) && self.drain_until.is_none() {
+        if !self.placing() && self.drain_until.is_none() {
             self.drain_until = Some(now + self.cfg.drain);
         }
     }
@@ -1078,7 +1080,7 @@ impl UacEndpoint {
     }
 
     fn after_event(&mut self, now: Instant) {
-        if !self.done && !self.placing(now) {
+        if !self.done && !self.placing() {
             if self.drain_until.is_none() {
                 self.drain_until = Some(now + self.cfg.drain);
             }

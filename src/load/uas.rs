@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::msg::{self, CallRef, ResponseParts};
-use super::scan::{self, Lines, SipView, StartLine};
+use super::scan::{self, SipView, StartLine};
 use super::stats::{LoadStats, StatsSink, FLUSH_EVERY};
 use super::timers::TimerHeap;
 use super::uac::SipTimers;
@@ -137,7 +137,8 @@ pub struct UasEndpoint {
     sdp: Vec<u8>,
     calls: Vec<UasCall>,
     free: Vec<u32>,
-    by_call_id: HashMap<Vec<u8>, u32>,
+    /// Call-ID hash -> slot, for INVITE retransmissions and CANCEL (no To tag of ours).
+    by_call_id: HashMap<u64, u32>,
     timers: TimerHeap<UasTimer>,
     stats: LoadStats,
     sink: Arc<StatsSink>,
@@ -157,11 +158,11 @@ fn arm(
 }
 
 /// Append a response to the request `view` built from the request itself (no state):
-/// 100 Trying, answers to BYE/CANCEL/OPTIONS, errors.
+/// 100 Trying, answers to BYE/CANCEL/OPTIONS, errors. Written straight into `buf` (the
+/// outbox arena): no allocation.
 fn write_stateless(buf: &mut Vec<u8>, view: &SipView<'_>, code: u16, to_tag: Option<CallRef>) {
-    let vias = lines_vec(&view.vias);
     let parts = ResponseParts {
-        vias: &vias,
+        vias: view.vias.as_slice(),
         record_routes: &[],
         from: view.from,
         to: view.to,
@@ -170,13 +171,18 @@ fn write_stateless(buf: &mut Vec<u8>, view: &SipView<'_>, code: u16, to_tag: Opt
         cseq_num: view.cseq_num,
         cseq_method: view.cseq_method,
     };
-    let mut common = Vec::with_capacity(512);
-    msg::write_response_common(&mut common, &parts, false);
-    msg::write_response(buf, code, &common, None, None);
+    msg::write_status_line(buf, code);
+    msg::write_response_common(buf, &parts, false);
+    msg::write_response_tail(buf, None, None);
 }
 
-fn lines_vec<'a>(l: &Lines<'a>) -> Vec<&'a [u8]> {
-    l.iter().collect()
+/// The key of the Call-ID index: a hash, checked against the slot's stored Call-ID on
+/// lookup (so the index needs no owned copy of every Call-ID).
+fn call_id_key(call_id: &[u8]) -> u64 {
+    use std::hash::Hasher as _;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    h.write(call_id);
+    h.finish()
 }
 
 impl UasEndpoint {
@@ -192,6 +198,12 @@ impl UasEndpoint {
             next_flush: None,
             cfg,
         }
+    }
+
+    fn slot_by_call_id(&self, call_id: &[u8]) -> Option<u32> {
+        let slot = *self.by_call_id.get(&call_id_key(call_id))?;
+        let c = self.calls.get(slot as usize)?;
+        (c.phase != Phase::Free && c.call_id == call_id).then_some(slot)
     }
 
     /// Calls with state (ringing, answered and not yet ended).
@@ -293,7 +305,7 @@ impl UasEndpoint {
             self.reply(incoming, view, 405, None, out);
             return;
         }
-        if let Some(&slot) = self.by_call_id.get(view.call_id) {
+        if let Some(slot) = self.slot_by_call_id(view.call_id) {
             let c = &self.calls[slot as usize];
             if view.cseq_num == c.invite_cseq {
                 // RFC 3261 §17.2.1: a retransmitted INVITE gets the last response again.
@@ -331,11 +343,9 @@ impl UasEndpoint {
                 gen: c.gen,
             }
         };
-        let vias = lines_vec(&view.vias);
-        let rrs = lines_vec(&view.record_routes);
         let parts = ResponseParts {
-            vias: &vias,
-            record_routes: &rrs,
+            vias: view.vias.as_slice(),
+            record_routes: view.record_routes.as_slice(),
             from: view.from,
             to: view.to,
             to_tag: Some(cref),
@@ -359,7 +369,7 @@ impl UasEndpoint {
         c.answer_at = None;
         c.retx_at = None;
         c.give_up_at = None;
-        self.by_call_id.insert(view.call_id.to_vec(), slot);
+        self.by_call_id.insert(call_id_key(view.call_id), slot);
         // 100 Trying stops the proxy's (or UAC's) INVITE retransmissions at once (§8.2.6.1).
         self.reply(incoming, view, 100, None, out);
         let c = &mut self.calls[slot as usize];
@@ -450,7 +460,10 @@ impl UasEndpoint {
         c.answer_at = None;
         c.retx_at = None;
         c.give_up_at = None;
-        self.by_call_id.remove(&c.call_id);
+        let key = call_id_key(&c.call_id);
+        if self.by_call_id.get(&key) == Some(&slot) {
+            self.by_call_id.remove(&key);
+        }
         self.free.push(slot);
     }
 
@@ -521,7 +534,7 @@ impl UasEndpoint {
         view: &SipView<'_>,
         out: &mut Outbox,
     ) {
-        let Some(&slot) = self.by_call_id.get(view.call_id) else {
+        let Some(slot) = self.slot_by_call_id(view.call_id) else {
             self.reply(incoming, view, 481, None, out);
             return;
         };

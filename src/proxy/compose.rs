@@ -71,9 +71,10 @@ pub(crate) fn plan_routes(
     }
     let mut plan = RoutePlan::default();
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
-    // (our address without a user part); the real target is the last Route value.
+    // (our address, no user part, `lr`: a REGISTER to our domain is not one); the real
+    // target is the last Route value.
     if let (Some(Ok(ruri)), Some(last)) = (msg.request_uri_parsed(), buf.last_mut()) {
-        if ruri.user.is_none() && here.is_ours(&ruri) {
+        if ruri.user.is_none() && ruri.lr() && here.is_ours(&ruri) {
             last.removed = true;
             plan.strict_ruri = Some(last.uri.clone());
         }
@@ -343,9 +344,11 @@ fn top_via_removal(msg: &Message<'_>) -> Option<Range<usize>> {
 /// Write `resp` without its top Via (ours) when `strip_via`, with `extra` lines
 /// (CRLF-ended) added, its challenges dropped when `drop_challenges` and, when `status` is
 /// given, a new status line.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_response_upstream(
     resp: &Message<'_>,
     strip_via: bool,
+    restore_vias: &[u8],
     status: Option<(u16, &str)>,
     drop_challenges: bool,
     extra: &[u8],
@@ -354,6 +357,13 @@ pub(crate) fn write_response_upstream(
 ) {
     let data = resp.datagram();
     edits.clear();
+    if !restore_vias.is_empty() {
+        // A peer that answered with our Via only: put the caller's Vias back (added before
+        // the deletion of ours, which may start at the same offset).
+        edits.insert_with(resp.headers_span().start, |t| {
+            t.extend_from_slice(restore_vias)
+        });
+    }
     if strip_via {
         if let Some(r) = top_via_removal(resp) {
             edits.delete(r);
@@ -380,6 +390,33 @@ pub(crate) fn write_response_upstream(
         edits.insert_with(resp.headers_span().end, |t| t.extend_from_slice(extra));
     }
     edits.apply(data, 0..resp.len(), out);
+}
+
+/// The Via lines of a request as its responses must carry them (received/rport on the top
+/// one, RFC 3261 §18.2.1, RFC 3581).
+pub(crate) fn write_request_vias(
+    req: &Message<'_>,
+    src: SocketAddr,
+    edits: &mut EditList,
+    out: &mut Vec<u8>,
+) {
+    let data = req.datagram();
+    let mut first = true;
+    for h in req.headers() {
+        if h.name != HeaderName::Via {
+            continue;
+        }
+        if first {
+            first = false;
+            edits.clear();
+            if let Ok(via) = req.top_via() {
+                top_via_edits(data, &via, src, edits);
+            }
+            edits.apply(data, span_in(data, h.line), out);
+        } else {
+            out.extend_from_slice(h.line);
+        }
+    }
 }
 
 /// Append the WWW-/Proxy-Authenticate lines of `resp` to `into` (§16.7 step 7).

@@ -44,7 +44,7 @@ use super::best_response::{forwarded_code, is_better, is_challenge};
 use super::compose::{
     collect_challenges, consumed_credentials, loop_hash, plan_routes, response_destination,
     via_destination, write_cancel_or_ack, write_forwarded_request, write_local_response,
-    write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
+    write_request_vias, write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -208,21 +208,6 @@ impl<R: Router> StatefulProxy<R> {
         })
     }
 
-    /// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
-    /// identifiers, so an ACK for one of them is recognised even without a transaction.
-    fn local_tag(&self, msg: &Message<'_>) -> [u8; 19] {
-        let h = loop_hash(msg)
-            ^ (msg
-                .top_via()
-                .ok()
-                .and_then(|v| v.branch)
-                .map_or(0, |b| b.len() as u32));
-        let mut t = [0u8; 19];
-        let mut w = &mut t[..];
-        let _ = write!(w, "rlt{:08x}{:08x}", self.cfg.branch_salt, h);
-        t
-    }
-
     fn is_local_tag(&self, tag: &[u8]) -> bool {
         let mut p = [0u8; 11];
         let mut w = &mut p[..];
@@ -244,7 +229,7 @@ impl<R: Router> StatefulProxy<R> {
         let dest = msg
             .top_via()
             .map_or(inc.src, |via| response_destination(&via, inc.src));
-        let tag = self.local_tag(msg);
+        let tag = local_tag(self.cfg.branch_salt, msg);
         let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
         let (edits, server) = (&mut self.edits, self.cfg.server_name.as_str());
         out.send_with(inc.local, dest, |buf| {
@@ -302,36 +287,116 @@ impl<R: Router> StatefulProxy<R> {
             let Ok(req) = sip::parse(&t.request) else {
                 return;
             };
-            let tag = self.local_tag(&req);
-            let to_tag = if code > 100 { Some(&tag[..]) } else { None };
-            self.buf.clear();
-            write_local_response(
-                &req,
-                t.src,
-                code,
-                reason,
-                to_tag,
-                extra,
-                &self.cfg.server_name,
+            let src = t.src;
+            Self::write_reply(
+                &self.cfg,
                 &mut self.edits,
                 &mut self.buf,
+                &req,
+                src,
+                code,
+                reason,
+                extra,
             );
         }
         self.send_upstream(now, h, code, out);
     }
 
+    /// [`Self::reply_in_txn`] when the request is at hand already parsed (no re-parse).
+    #[allow(clippy::too_many_arguments)]
+    fn reply_in_txn_with(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        req: &Message<'_>,
+        src: SocketAddr,
+        code: u16,
+        reason: &str,
+        extra: &[&str],
+        out: &mut Outbox,
+    ) {
+        Self::write_reply(
+            &self.cfg,
+            &mut self.edits,
+            &mut self.buf,
+            req,
+            src,
+            code,
+            reason,
+            extra,
+        );
+        self.send_upstream(now, h, code, out);
+    }
+
+    /// Write our response to `req` into `buf` (a To tag of ours above 100).
+    #[allow(clippy::too_many_arguments)]
+    fn write_reply(
+        cfg: &ProxyConfig,
+        edits: &mut EditList,
+        buf: &mut Vec<u8>,
+        req: &Message<'_>,
+        src: SocketAddr,
+        code: u16,
+        reason: &str,
+        extra: &[&str],
+    ) {
+        let tag = local_tag(cfg.branch_salt, req);
+        let to_tag = if code > 100 { Some(&tag[..]) } else { None };
+        buf.clear();
+        write_local_response(
+            req,
+            src,
+            code,
+            reason,
+            to_tag,
+            extra,
+            &cfg.server_name,
+            edits,
+            buf,
+        );
+    }
+
+    /// Take the stored request of `h` out, run `f` on it parsed and Route-processed, and put
+    /// it back (so `f` may use `self` freely; it must not reply through `h` meanwhile).
+    fn with_request<T>(
+        &mut self,
+        h: TxHandle,
+        f: impl FnOnce(&mut Self, &Message<'_>, &RoutePlan) -> T,
+    ) -> Option<T> {
+        let t = self.table.get_mut(h)?;
+        let request = std::mem::take(&mut t.request);
+        let result = match sip::parse(&request) {
+            Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
+                Ok(plan) => Some(f(self, &req, &plan)),
+                Err(()) => None,
+            },
+            Err(_) => None,
+        };
+        if let Some(t) = self.table.get_mut(h) {
+            t.request = request;
+        }
+        result
+    }
+
     /// Rebuild the request of branch `fork` of `h` into `self.fwd`.
     fn build_branch_request(&mut self, h: TxHandle, fork: usize) -> bool {
+        self.with_request(h, |s, req, plan| s.build_branch_with(req, plan, h, fork))
+            .unwrap_or(false)
+    }
+
+    /// Write the request of branch `fork` of `h` (from the parsed stored request) into
+    /// `self.fwd`.
+    fn build_branch_with(
+        &mut self,
+        req: &Message<'_>,
+        plan: &RoutePlan,
+        h: TxHandle,
+        fork: usize,
+    ) -> bool {
         let Some(t) = self.table.get(h) else {
             return false;
         };
         let Some(b) = t.branches.get(fork) else {
-            return false;
-        };
-        let Ok(req) = sip::parse(&t.request) else {
-            return false;
-        };
-        let Ok(plan) = plan_routes(&req, &self.here, &mut self.routes) else {
             return false;
         };
         let id = BranchId {
@@ -346,7 +411,7 @@ impl<R: Router> StatefulProxy<R> {
         let via_addr = self.cfg.listen_addr(t.local);
         let router = &mut self.router;
         consumed_credentials(
-            &req,
+            req,
             |realm| router.consumes_credentials(realm),
             &mut self.consumed,
         );
@@ -360,7 +425,7 @@ impl<R: Router> StatefulProxy<R> {
             remove_lines: &self.consumed,
         };
         self.fwd.clear();
-        write_forwarded_request(&req, &plan, &spec, &mut self.edits, &mut self.fwd);
+        write_forwarded_request(req, plan, &spec, &mut self.edits, &mut self.fwd);
         true
     }
 
@@ -787,7 +852,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.transactions += 1;
         if is_invite {
             // RFC 3261 §16.2 / §17.2.1: 100 Trying at once, so the caller stops retransmitting.
-            self.reply_in_txn(now, h, 100, "Trying", &[], out);
+            self.reply_in_txn_with(now, h, msg, inc.src, 100, "Trying", &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
         let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
@@ -819,7 +884,16 @@ impl<R: Router> StatefulProxy<R> {
             }
             RouteDecision::Respond(reply) => {
                 let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
-                self.reply_in_txn(now, h, reply.code, &reply.reason, &extra, out);
+                self.reply_in_txn_with(
+                    now,
+                    h,
+                    msg,
+                    inc.src,
+                    reply.code,
+                    &reply.reason,
+                    &extra,
+                    out,
+                );
             }
             RouteDecision::Drop => {
                 if let Some(t) = self.table.get_mut(h) {
@@ -850,18 +924,37 @@ impl<R: Router> StatefulProxy<R> {
         }
         let q = t.pending[0].q;
         let n = t.pending.iter().take_while(|x| x.q == q).count();
-        let group: Vec<Target> = t.pending.drain(..n).collect();
-        if t.pending.is_empty() {
-            // Give the memory back: most transactions have exactly one group.
-            t.pending = Vec::new();
-        }
+        let group: Vec<Target> = if n == t.pending.len() {
+            // The last (usually the only) group: move the vector, no copy, memory given back.
+            std::mem::take(&mut t.pending)
+        } else {
+            t.pending.drain(..n).collect()
+        };
         t.branches.reserve_exact(group.len());
-        for target in group {
-            self.start_branch(now, h, target, out);
+        let started = self.with_request(h, |s, req, plan| {
+            for target in group {
+                s.start_branch(now, h, req, plan, target, out);
+            }
+        });
+        if started.is_none() {
+            if let Some(t) = self.table.get_mut(h) {
+                t.best = Some(Best::Local {
+                    code: 500,
+                    reason: "Server Internal Error",
+                });
+            }
         }
     }
 
-    fn start_branch(&mut self, now: Instant, h: TxHandle, target: Target, out: &mut Outbox) {
+    fn start_branch(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        req: &Message<'_>,
+        plan: &RoutePlan,
+        target: Target,
+        out: &mut Outbox,
+    ) {
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -881,13 +974,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let dest = match target.next_hop {
             Some(a) => Ok(a),
-            None => match sip::parse(&t.request) {
-                Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
-                    Ok(plan) => Self::resolve(&mut self.router, &req, &plan, target.uri.as_deref()),
-                    Err(()) => Err(NextHopError::BadHost),
-                },
-                Err(_) => Err(NextHopError::BadHost),
-            },
+            None => Self::resolve(&mut self.router, req, plan, target.uri.as_deref()),
         };
         let is_invite = t.is_invite;
         let mut branch = Branch {
@@ -927,7 +1014,7 @@ impl<R: Router> StatefulProxy<R> {
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
-                if self.build_branch_request(h, fork) {
+                if self.build_branch_with(req, plan, h, fork) {
                     if let Some(t) = self.table.get(h) {
                         out.send(t.local, t.branches[fork].dest, &self.fwd);
                     }
@@ -1034,6 +1121,7 @@ impl<R: Router> StatefulProxy<R> {
                         write_response_upstream(
                             &resp,
                             false,
+                            b"",
                             status,
                             merge,
                             &t.challenges,
@@ -1130,7 +1218,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.stateless_responses += 1;
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
-            write_response_upstream(msg, true, None, false, b"", edits, buf)
+            write_response_upstream(msg, true, b"", None, false, b"", edits, buf)
         });
     }
 
@@ -1166,6 +1254,11 @@ impl<R: Router> StatefulProxy<R> {
             self.stats.retransmissions += 1;
             return;
         }
+        let vias = if code > 100 {
+            self.missing_vias(h, msg)
+        } else {
+            Vec::new()
+        };
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -1218,6 +1311,7 @@ impl<R: Router> StatefulProxy<R> {
                     write_response_upstream(
                         msg,
                         true,
+                        &vias,
                         None,
                         false,
                         b"",
@@ -1235,6 +1329,22 @@ impl<R: Router> StatefulProxy<R> {
         }
     }
 
+    /// The caller's Via lines when `resp` (from a branch of `h`) came back with our Via only
+    /// (a peer that answered a CANCEL's Via, say); empty, without allocating, otherwise.
+    fn missing_vias(&mut self, h: TxHandle, resp: &Message<'_>) -> Vec<u8> {
+        if resp.vias().nth(1).is_some() {
+            return Vec::new();
+        }
+        let Some(t) = self.table.get(h) else {
+            return Vec::new();
+        };
+        let mut vias = Vec::new();
+        if let Ok(req) = sip::parse(&t.request) {
+            write_request_vias(&req, t.src, &mut self.edits, &mut vias);
+        }
+        vias
+    }
+
     /// Forward a branch response upstream through the server transaction.
     fn forward_upstream(
         &mut self,
@@ -1245,7 +1355,17 @@ impl<R: Router> StatefulProxy<R> {
         out: &mut Outbox,
     ) {
         self.buf.clear();
-        write_response_upstream(msg, true, None, false, b"", &mut self.edits, &mut self.buf);
+        let vias = self.missing_vias(h, msg);
+        write_response_upstream(
+            msg,
+            true,
+            &vias,
+            None,
+            false,
+            b"",
+            &mut self.edits,
+            &mut self.buf,
+        );
         self.send_upstream(now, h, code, out);
     }
 
@@ -1354,6 +1474,21 @@ impl<R: Router> StatefulProxy<R> {
             self.advance_context(now, h, out);
         }
     }
+}
+
+/// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
+/// identifiers, so an ACK for one of them is recognised even without a transaction.
+fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
+    let h = loop_hash(msg)
+        ^ (msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch)
+            .map_or(0, |b| b.len() as u32));
+    let mut t = [0u8; 19];
+    let mut w = &mut t[..];
+    let _ = write!(w, "rlt{salt:08x}{h:08x}");
+    t
 }
 
 impl<R: Router> Endpoint for StatefulProxy<R> {

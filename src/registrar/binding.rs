@@ -197,6 +197,11 @@ impl Binding {
         u32::try_from(left.div_ceil(1000)).unwrap_or(u32::MAX)
     }
 
+    /// Length of the binding's one heap block (its variable-length fields).
+    pub fn heap_len(&self) -> usize {
+        self.data.len()
+    }
+
     /// Bytes this binding occupies: the fixed part plus its one heap block (allocator
     /// rounding not counted).
     pub fn footprint(&self) -> usize {

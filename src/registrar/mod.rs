@@ -67,11 +67,13 @@
 //! and the table's [`TimeBase`] maps it to milliseconds and, for the database, to Unix time.
 
 pub mod binding;
+mod binding_set;
 pub mod config;
 pub mod directory;
 pub mod location;
 pub mod persist;
 pub mod register;
+pub mod sip_date;
 pub mod sip_glue;
 
 pub use binding::{BindingFlags, BindingList, BindingRef, QValue, TimeBase, DEFAULT_Q};

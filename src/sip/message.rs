@@ -28,14 +28,18 @@ use super::via::Via;
 /// Real traffic carries 10 to 25 header lines.
 pub const MAX_HEADERS: usize = 64;
 
+/// One header line. Offsets are 16-bit: the header block of a message must fit in the
+/// first 64 KiB of the datagram (the parser refuses larger ones with `MessageTooLarge`),
+/// which keeps a slot at 8 bytes and the whole index at 512 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HeaderSlot {
-    pub(crate) id: HeaderId,
-    pub(crate) name_len: u16,
     /// Start of the line (the name).
-    pub(crate) start: u32,
-    pub(crate) value_start: u32,
-    pub(crate) value_end: u32,
+    pub(crate) start: u16,
+    pub(crate) value_start: u16,
+    pub(crate) value_end: u16,
+    pub(crate) id: HeaderId,
+    /// Length of the name (names are at most 255 bytes).
+    pub(crate) name_len: u8,
 }
 
 impl HeaderSlot {
@@ -140,7 +144,7 @@ impl<'a> Message<'a> {
     #[inline]
     pub(crate) fn line_end(&self, i: usize) -> u32 {
         if i + 1 < self.count as usize {
-            self.slots[i + 1].start
+            u32::from(self.slots[i + 1].start)
         } else {
             self.headers_end
         }

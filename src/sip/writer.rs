@@ -205,7 +205,7 @@ impl<'e> Edits<'e> {
         }
         let at = msg
             .first_slot(HeaderId::Via)
-            .map_or(msg.headers_start, |s| s.start);
+            .map_or(msg.headers_start, |s| u32::from(s.start));
         self.push(at as usize, at as usize, Piece::Via(via))
     }
 
@@ -437,8 +437,8 @@ impl<'e> Edits<'e> {
                     && self.body.is_none();
                 if !same {
                     list[n] = Edit {
-                        at: s.value_start,
-                        del_end: s.value_end,
+                        at: u32::from(s.value_start),
+                        del_end: u32::from(s.value_end),
                         piece: Piece::ContentLengthValue,
                     };
                     n += 1;
