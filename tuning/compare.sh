@@ -93,6 +93,9 @@ table = "$tmp/ringlet.table"
 registrations = "$tmp/registrations.db"
 [management]
 listen = "127.0.0.1:$MGMT_PORT"
+# Like kamailio.cfg (no pike): every load request comes from 127.0.0.1.
+[auth]
+pike_threshold = 0
 EOF
     timeout 3600 "$RINGLET" run --config "$tmp/ringlet.toml" > "$tmp/ringlet.log" 2>&1 &
     proxy_pid=$!
