@@ -334,8 +334,12 @@ impl Net {
     }
 
     pub fn with_auth(auth: AuthConfig) -> Self {
+        Self::with_table(&table_text(), auth)
+    }
+
+    pub fn with_table(table: &str, auth: AuthConfig) -> Self {
         let t0 = Instant::now();
-        let snap = ForwardingSnapshot::parse(&table_text(), Path::new("auth.table"))
+        let snap = ForwardingSnapshot::parse(table, Path::new("auth.table"))
             .unwrap_or_else(|e| panic!("{e}"));
         let shared = Arc::new(ProviderShared::new(
             TableHandle::new(snap),
