@@ -309,3 +309,23 @@ fn contexts_do_not_outlive_their_transactions() {
     assert_eq!(net.contexts(), 0);
     assert_eq!(net.proxy.transactions(), 0);
 }
+
+#[test]
+fn diversion_counter_continues_from_earlier_diversions() {
+    let mut net = Net::new();
+    net.register("dave", DAVE, None);
+    net.register("bob", BOB1, None);
+    let call = Call::new("alice", ALICE, "sip:dave@example.test", "f22");
+    let text = call.invite().replace(
+        "Contact:",
+        "Diversion: <sip:x@carrier.test>;reason=unconditional;counter=1\r\nContact:",
+    );
+    let sent = net.send_str(ALICE, &text);
+    let inv = one(&sent, BOB1, "INVITE");
+    assert!(
+        inv.header_lines("Diversion")
+            .contains(&"<sip:dave@example.test>;reason=unconditional;counter=2".to_string()),
+        "{}",
+        inv.text()
+    );
+}

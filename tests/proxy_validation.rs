@@ -352,3 +352,50 @@ fn register_to_our_domain_with_a_preloaded_route_is_not_strict_routing() {
     );
     one(&n.send_str(ALICE, &req), ALICE, "200/REGISTER");
 }
+
+#[test]
+fn damaged_datagrams_never_panic_the_proxy() {
+    // Every torture message, cut short at many points and with bytes flipped, as requests
+    // from a caller and as responses from a callee, interleaved with timers.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rfc4475");
+    let mut n = Net::new(config(), Torture { registers: 0 });
+    let mut fed = 0;
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    // Also a real forwarded INVITE and a response to it, so our own branches get damaged too.
+    let mut samples: Vec<Vec<u8>> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dat"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let mut plain = Net::new(config(), RelayToRequestUri);
+    let fwd = one(
+        &plain.send_str(ALICE, &invite(BOB_URI, "dmg", "z9hG4bKdmg")),
+        BOB,
+        "INVITE",
+    );
+    samples.push(respond(&fwd, 180, "Ringing", "t", &[]));
+    samples.push(fwd.bytes.clone());
+    for (k, bytes) in samples.iter().enumerate() {
+        for cut in (0..bytes.len()).step_by(11) {
+            n.send("127.0.0.9:5060", &bytes[..cut]);
+            fed += 1;
+        }
+        for i in (0..bytes.len()).step_by(5) {
+            let mut b = bytes.clone();
+            b[i] = b[i].wrapping_add(1 + (k as u8 % 7));
+            n.send("127.0.0.9:5060", &b);
+            plain.send(BOB, &b);
+            fed += 2;
+        }
+        n.advance(std::time::Duration::from_secs(1));
+    }
+    n.advance(std::time::Duration::from_secs(300));
+    plain.advance(std::time::Duration::from_secs(300));
+    assert!(fed > 5000, "{fed}");
+    assert_eq!(n.proxy.transactions(), 0, "every transaction ends");
+}

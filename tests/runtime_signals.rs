@@ -118,10 +118,11 @@ fn sigterm_drains_and_exits_zero_on_both_backends() {
             "{io}: {log:#?}"
         );
         assert!(log.iter().any(|l| l.contains("stopped")), "{io}: {log:#?}");
-        // The one OPTIONS in, its one 200 out (the runtime's own counters).
+        // The final counters: the one OPTIONS in, its answer out.
         assert!(
-            log.iter()
-                .any(|l| l.contains("datagrams_in=1") && l.contains("datagrams_out=1")),
+            log.iter().any(|l| l.contains("stopped:")
+                && l.contains("datagrams_in=1 ")
+                && l.contains("datagrams_out=1 ")),
             "{io}: {log:#?}"
         );
         let workers = startup

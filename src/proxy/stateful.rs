@@ -340,7 +340,12 @@ impl<R: Router> StatefulProxy<R> {
         reason: &str,
         extra: &[&str],
     ) {
-        let tag = local_tag(cfg.branch_salt, req);
+        // RFC 3261 §8.2.6.2: no To tag on a 100 (and no need to hash anything for one).
+        let tag = if code > 100 {
+            local_tag(cfg.branch_salt, req)
+        } else {
+            [0; 19]
+        };
         let to_tag = if code > 100 { Some(&tag[..]) } else { None };
         buf.clear();
         write_local_response(
@@ -880,6 +885,7 @@ impl<R: Router> StatefulProxy<R> {
         match decision {
             RouteDecision::Relay(targets) => {
                 self.add_targets(h, targets);
+                self.start_next_group_with(now, h, msg, &plan, out);
                 self.advance_context(now, h, out);
             }
             RouteDecision::Respond(reply) => {
@@ -915,14 +921,10 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     /// Start the next serial group: every pending target with the highest q.
-    fn start_next_group(&mut self, now: Instant, h: TxHandle, out: &mut Outbox) {
-        let Some(t) = self.table.get_mut(h) else {
-            return;
-        };
-        if t.pending.is_empty() {
-            return;
-        }
-        let q = t.pending[0].q;
+    /// Take the next serial group out of `pending`: every target with the highest q.
+    fn take_next_group(&mut self, h: TxHandle) -> Option<Vec<Target>> {
+        let t = self.table.get_mut(h)?;
+        let q = t.pending.first()?.q;
         let n = t.pending.iter().take_while(|x| x.q == q).count();
         let group: Vec<Target> = if n == t.pending.len() {
             // The last (usually the only) group: move the vector, no copy, memory given back.
@@ -931,6 +933,13 @@ impl<R: Router> StatefulProxy<R> {
             t.pending.drain(..n).collect()
         };
         t.branches.reserve_exact(group.len());
+        Some(group)
+    }
+
+    fn start_next_group(&mut self, now: Instant, h: TxHandle, out: &mut Outbox) {
+        let Some(group) = self.take_next_group(h) else {
+            return;
+        };
         let started = self.with_request(h, |s, req, plan| {
             for target in group {
                 s.start_branch(now, h, req, plan, target, out);
@@ -942,6 +951,23 @@ impl<R: Router> StatefulProxy<R> {
                     code: 500,
                     reason: "Server Internal Error",
                 });
+            }
+        }
+    }
+
+    /// [`Self::start_next_group`] with the request at hand (`req` is the datagram the stored
+    /// copy was made from, so offsets agree): no re-parse on the first forward.
+    fn start_next_group_with(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        req: &Message<'_>,
+        plan: &RoutePlan,
+        out: &mut Outbox,
+    ) {
+        if let Some(group) = self.take_next_group(h) {
+            for target in group {
+                self.start_branch(now, h, req, plan, target, out);
             }
         }
     }

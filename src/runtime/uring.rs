@@ -10,7 +10,7 @@
 //!   RecvMsgMulti × L   RECV | listener   recv_hdr (msghdr template),        CQE without F_MORE
 //!                                        BufRing buffers (see buf_ring.rs)  (ENOBUFS, cancel, error)
 //!   Read (eventfd)     WAKE              wake_buf (8 bytes)                 its one CQE
-//!   SendMsg × N        SEND | batch      SendBatch b: msghdrs, iovecs,      its one CQE; batch b is
+//!   SendMsg × N        SEND | batch,i    SendBatch b: msghdrs, iovecs,      its one CQE; batch b is
 //!                                        addresses, the Outbox arena        reusable when all N are in
 //!   AsyncCancel        CANCEL            none                               its one CQE
 //! ```

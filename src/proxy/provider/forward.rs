@@ -82,12 +82,18 @@ pub(crate) struct Chain {
     /// Diversion header lines, most recent first (RFC 5806 §4).
     diversions: Vec<String>,
     depth: u8,
+    /// Diversions the request already carried when it reached us (RFC 5806 §4 `counter`
+    /// counts them all; only ours count against `max_forward_depth`).
+    earlier: u8,
 }
 
 impl Chain {
-    pub(crate) fn starting_at(aor: &[u8]) -> Self {
+    /// A call to the subscriber with AoR key `aor`, which already went through `earlier`
+    /// diversions elsewhere.
+    pub(crate) fn starting_at(aor: &[u8], earlier: u8) -> Self {
         Chain {
             visited: vec![aor.into()],
+            earlier,
             ..Chain::default()
         }
     }
@@ -196,7 +202,7 @@ impl Resolver<'_> {
                 s.user,
                 domain,
                 reason.diversion_reason(),
-                chain.depth
+                u16::from(chain.earlier) + u16::from(chain.depth)
             ),
         );
         if self.snap.voicemail(from) == Some(uri) {

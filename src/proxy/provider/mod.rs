@@ -61,7 +61,7 @@ pub use users::with_user;
 
 use crate::proxy::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
 use crate::registrar::{BindingList, LocationTable, RegisterOutcome, Registrar};
-use crate::sip::{Message, Method, Scheme};
+use crate::sip::{HeaderName, Message, Method, Scheme};
 use crate::table::{ForwardingSnapshot, TableHandle};
 use forward::{best_of, classify, reason_phrase, CallContext, Chain, Plan, Resolver, Step};
 
@@ -234,7 +234,13 @@ impl ProviderRouter {
         let (plan, chain) = match resolved {
             Some(r) => {
                 write_aor(snap, r.id, resolver.key);
-                let mut chain = Chain::starting_at(resolver.key);
+                // RFC 5806 §4: each Diversion entry counts, one per header line or element.
+                let earlier = req
+                    .headers_named(HeaderName::parse(b"diversion"))
+                    .map(|v| users::split_list(v).count())
+                    .sum::<usize>();
+                let earlier = u8::try_from(earlier).unwrap_or(u8::MAX);
+                let mut chain = Chain::starting_at(resolver.key, earlier);
                 let plan = resolver.subscriber(r.id, &mut chain, invite);
                 self.stats.calls_to_subscribers += u64::from(invite);
                 (plan, chain)
