@@ -82,12 +82,21 @@ impl Outbox {
     }
 
     /// Queue a datagram written directly into the arena by `write` (which must only append).
-    pub fn send_with(&mut self, local: ListenerId, dest: SocketAddr, write: impl FnOnce(&mut Vec<u8>)) {
+    pub fn send_with(
+        &mut self,
+        local: ListenerId,
+        dest: SocketAddr,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
         let start = self.arena.len();
         write(&mut self.arena);
         let end = self.arena.len();
         if end > start {
-            self.transmits.push(Transmit { local, dest, range: start..end });
+            self.transmits.push(Transmit {
+                local,
+                dest,
+                range: start..end,
+            });
         }
     }
 
@@ -95,15 +104,24 @@ impl Outbox {
     pub fn handoff(&mut self, worker: usize, local: ListenerId, src: SocketAddr, bytes: &[u8]) {
         let start = self.arena.len();
         self.arena.extend_from_slice(bytes);
-        self.handoffs.push(Handoff { worker, local, src, range: start..self.arena.len() });
+        self.handoffs.push(Handoff {
+            worker,
+            local,
+            src,
+            range: start..self.arena.len(),
+        });
     }
 
     pub fn transmits(&self) -> impl ExactSizeIterator<Item = (&Transmit, &[u8])> {
-        self.transmits.iter().map(|t| (t, &self.arena[t.range.clone()]))
+        self.transmits
+            .iter()
+            .map(|t| (t, &self.arena[t.range.clone()]))
     }
 
     pub fn handoffs(&self) -> impl ExactSizeIterator<Item = (&Handoff, &[u8])> {
-        self.handoffs.iter().map(|h| (h, &self.arena[h.range.clone()]))
+        self.handoffs
+            .iter()
+            .map(|h| (h, &self.arena[h.range.clone()]))
     }
 
     pub fn len(&self) -> usize {

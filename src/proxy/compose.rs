@@ -1,0 +1,533 @@
+//! Writing the messages a proxy sends: forwarded requests, responses passed upstream,
+//! responses we generate, and the CANCEL and hop-by-hop ACK of a branch.
+//!
+//! Everything is written as the received bytes with edits (see `splice.rs`), so header
+//! lines the proxy does not touch leave exactly as they came, folding and compact names
+//! included.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+
+use crate::sip::{Credentials, HeaderName, Message, RPort, Via};
+
+use super::locality::{host_ip, Locality};
+use super::splice::{span_in, split_commas, EditList};
+
+/// RFC 3261 §16.6 step 3: the Max-Forwards a proxy inserts when the request has none.
+pub const DEFAULT_MAX_FORWARDS: u8 = 70;
+
+/// One Route value of a request, located in its datagram.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteValue {
+    line: Range<usize>,
+    value: Range<usize>,
+    /// The URI inside the value.
+    uri: Range<usize>,
+    index_in_line: u16,
+    removed: bool,
+    ours: bool,
+}
+
+/// The outcome of Route processing (RFC 3261 §16.4) on one request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RoutePlan {
+    /// Strict-router compatibility: the Request-URI becomes this (the last Route's URI).
+    pub strict_ruri: Option<Range<usize>>,
+    /// The URI of the first Route value left after processing: the next hop when present.
+    pub next_route: Option<Range<usize>>,
+    /// Byte ranges to delete (whole lines or values with their comma).
+    pub deletions: [Option<Range<usize>>; 4],
+    /// The first Route value named us (it was removed).
+    pub removed_ours: bool,
+}
+
+/// Collect the Route values of `msg` into `buf` and decide which go (§16.4).
+///
+/// Returns `Err(())` when a Route value does not parse (the caller answers 400).
+pub(crate) fn plan_routes(
+    msg: &Message<'_>,
+    here: &Locality,
+    buf: &mut Vec<RouteValue>,
+) -> Result<RoutePlan, ()> {
+    buf.clear();
+    let data = msg.datagram();
+    for h in msg.headers() {
+        if h.name != HeaderName::Route {
+            continue;
+        }
+        let line = span_in(data, h.line);
+        for (i, v) in split_commas(h.value).enumerate() {
+            let na = crate::sip::NameAddr::parse(v).map_err(|_| ())?;
+            buf.push(RouteValue {
+                line: line.clone(),
+                value: span_in(data, v),
+                uri: span_in(data, na.uri.raw),
+                index_in_line: i.min(u16::MAX as usize) as u16,
+                removed: false,
+                ours: here.is_ours(&na.uri),
+            });
+        }
+    }
+    let mut plan = RoutePlan::default();
+    // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
+    // (our address, no user part, `lr`: a REGISTER to our domain is not one); the real
+    // target is the last Route value.
+    if let (Some(Ok(ruri)), Some(last)) = (msg.request_uri_parsed(), buf.last_mut()) {
+        if ruri.user.is_none() && ruri.lr() && here.is_ours(&ruri) {
+            last.removed = true;
+            plan.strict_ruri = Some(last.uri.clone());
+        }
+    }
+    // §16.4: the first Route value naming us is removed (two when we double-record-routed).
+    for _ in 0..2 {
+        match buf.iter_mut().find(|r| !r.removed) {
+            Some(r) if r.ours => {
+                r.removed = true;
+                plan.removed_ours = true;
+            }
+            _ => break,
+        }
+    }
+    plan.next_route = buf.iter().find(|r| !r.removed).map(|r| r.uri.clone());
+    // Turn removed values into non-overlapping deletions, line by line.
+    let mut n = 0;
+    let mut i = 0;
+    while i < buf.len() {
+        let line = buf[i].line.clone();
+        let mut j = i;
+        while j < buf.len() && buf[j].line == line {
+            j += 1;
+        }
+        let vals = &buf[i..j];
+        if vals.iter().all(|v| v.removed) {
+            if n < plan.deletions.len() {
+                plan.deletions[n] = Some(line);
+                n += 1;
+            }
+        } else {
+            let mut k = 0;
+            while k < vals.len() {
+                if !vals[k].removed {
+                    k += 1;
+                    continue;
+                }
+                let run_start = k;
+                while k < vals.len() && vals[k].removed {
+                    k += 1;
+                }
+                let range = if vals[run_start].index_in_line == 0 {
+                    // Leading run: up to the start of the next kept value.
+                    vals[run_start].value.start..vals[k].value.start
+                } else {
+                    // Later run: from the end of the kept value before it (its comma).
+                    vals[run_start - 1].value.end..vals[k - 1].value.end
+                };
+                if n < plan.deletions.len() {
+                    plan.deletions[n] = Some(range);
+                    n += 1;
+                }
+            }
+        }
+        i = j;
+    }
+    Ok(plan)
+}
+
+/// The RFC 3261 §16.6 step 8 loop-detection hash of a request as received (§16.3 step 4):
+/// To tag, From tag, Call-ID, Request-URI, top Route, CSeq number, Proxy-Require and
+/// Proxy-Authorization. FNV-1a: the same on every worker and every run.
+pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: &[u8]| {
+        for &x in b {
+            h ^= u64::from(x);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    eat(msg.to().ok().and_then(|t| t.tag).unwrap_or(b""));
+    eat(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""));
+    eat(msg.call_id().unwrap_or(b""));
+    eat(msg.request_uri().unwrap_or(b""));
+    eat(msg.header(HeaderName::Route).unwrap_or(b""));
+    eat(&msg.cseq().map(|c| c.seq).unwrap_or(0).to_be_bytes());
+    for v in msg.headers_named(HeaderName::ProxyRequire) {
+        eat(v);
+    }
+    for v in msg.headers_named(HeaderName::ProxyAuthorization) {
+        eat(v);
+    }
+    (h ^ (h >> 32)) as u32
+}
+
+fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    let _ = write!(out, "{ip}");
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581 §4: the edits that add `received` (and fill `rport`) in
+/// the top Via of a request that came from `src`.
+pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: &mut EditList) {
+    let rport_requested = via.rport == Some(RPort::Requested);
+    if rport_requested {
+        for (name, value) in via.params {
+            if value.is_none() && name.eq_ignore_ascii_case(b"rport") {
+                let r = span_in(data, name);
+                edits.replace_with(r, |t| {
+                    let _ = write!(t, "rport={}", src.port());
+                });
+                break;
+            }
+        }
+    }
+    let sent_by_ip = crate::sip::Host::parse(via.host).and_then(host_ip);
+    if via.received.is_none() && (rport_requested || sent_by_ip != Some(src.ip())) {
+        let end = span_in(data, via.raw).end;
+        edits.insert_with(end, |t| {
+            t.extend_from_slice(b";received=");
+            write_ip(t, src.ip());
+        });
+    }
+}
+
+/// Where responses to a request go (RFC 3261 §18.2.2 for UDP, RFC 3581 §4): the source
+/// address when the top Via asked for rport; otherwise the source IP (it is the `received`
+/// address, or equal to the sent-by) and the sent-by port.
+pub(crate) fn response_destination(via: &Via<'_>, src: SocketAddr) -> SocketAddr {
+    match via.rport {
+        Some(_) => src,
+        None => SocketAddr::new(
+            src.ip(),
+            via.port.unwrap_or(super::locality::SIP_DEFAULT_PORT),
+        ),
+    }
+}
+
+/// Where a response is sent when the proxy forwards it statelessly: by its (new) top Via
+/// (`received`/`rport` as written on the way in, else the sent-by when it is numeric).
+pub(crate) fn via_destination(via: &Via<'_>) -> Option<SocketAddr> {
+    let ip = match via
+        .received
+        .and_then(|r| std::str::from_utf8(r).ok()?.parse::<IpAddr>().ok())
+    {
+        Some(ip) => ip,
+        None => crate::sip::Host::parse(via.host).and_then(host_ip)?,
+    };
+    let port = match via.rport {
+        Some(RPort::Port(p)) => p,
+        _ => via.port.unwrap_or(super::locality::SIP_DEFAULT_PORT),
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// What a forwarded copy of a request carries besides the received bytes.
+pub(crate) struct ForwardSpec<'a> {
+    /// Our sent-by (the listener the request leaves from).
+    pub via_addr: SocketAddr,
+    pub branch: &'a [u8],
+    /// The previous hop (for `received`/`rport` on its Via).
+    pub src: SocketAddr,
+    /// The Request-URI of this branch (overrides the strict-router rewrite).
+    pub ruri: Option<&'a [u8]>,
+    /// Add `Record-Route: <sip:addr;lr>` (dialog-creating requests).
+    pub record_route: Option<SocketAddr>,
+    /// Extra header lines, each ending with CRLF.
+    pub extra_headers: &'a [u8],
+    /// Whole header lines to leave out (consumed credentials, [`consumed_credentials`]).
+    pub remove_lines: &'a [Range<usize>],
+}
+
+/// The `Authorization` / `Proxy-Authorization` lines of `msg` whose Digest realm
+/// `consumes` claims, as byte ranges of whole lines, into `out` (cleared first). RFC 3261
+/// §7.3.1: these headers are never comma-combined, so each line holds one credential.
+pub(crate) fn consumed_credentials(
+    msg: &Message<'_>,
+    mut consumes: impl FnMut(&[u8]) -> bool,
+    out: &mut Vec<Range<usize>>,
+) {
+    out.clear();
+    let data = msg.datagram();
+    for h in msg.headers() {
+        if h.name != HeaderName::Authorization && h.name != HeaderName::ProxyAuthorization {
+            continue;
+        }
+        if let Ok(Credentials::Digest(c)) = Credentials::parse(h.value) {
+            if c.realm.is_some_and(&mut consumes) {
+                out.push(span_in(data, h.line));
+            }
+        }
+    }
+}
+
+/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`.
+pub(crate) fn write_forwarded_request(
+    msg: &Message<'_>,
+    plan: &RoutePlan,
+    spec: &ForwardSpec<'_>,
+    edits: &mut EditList,
+    out: &mut Vec<u8>,
+) {
+    let data = msg.datagram();
+    edits.clear();
+    // Request-URI: the branch target, else the strict-router rewrite.
+    if let Some(r) = msg.request_uri_span() {
+        if let Some(uri) = spec.ruri {
+            edits.replace(r, uri);
+        } else if let Some(s) = plan.strict_ruri.clone() {
+            edits.replace(r, &data[s]);
+        }
+    }
+    let top = msg.headers_span().start;
+    // Our Via first, then our Record-Route (topmost).
+    edits.insert_with(top, |t| {
+        let _ = write!(t, "Via: SIP/2.0/UDP {};branch=", spec.via_addr);
+        t.extend_from_slice(spec.branch);
+        t.extend_from_slice(b"\r\n");
+    });
+    if let Some(rr) = spec.record_route {
+        edits.insert_with(top, |t| {
+            let _ = write!(t, "Record-Route: <sip:{rr};lr>\r\n");
+        });
+    }
+    // received / rport on the previous hop's Via.
+    if let Ok(via) = msg.top_via() {
+        top_via_edits(data, &via, spec.src, edits);
+    }
+    // Max-Forwards: decrement, or add 70 (§16.6 step 3).
+    let mut have_mf = false;
+    for h in msg.headers() {
+        if h.name == HeaderName::MaxForwards {
+            let mf = msg
+                .max_forwards()
+                .ok()
+                .flatten()
+                .unwrap_or(DEFAULT_MAX_FORWARDS);
+            edits.replace_with(span_in(data, h.value), |t| {
+                let _ = write!(t, "{}", mf.saturating_sub(1));
+            });
+            have_mf = true;
+            break;
+        }
+    }
+    if !have_mf {
+        edits.insert_with(top, |t| {
+            let _ = write!(t, "Max-Forwards: {DEFAULT_MAX_FORWARDS}\r\n");
+        });
+    }
+    for d in plan.deletions.iter().flatten() {
+        edits.delete(d.clone());
+    }
+    for d in spec.remove_lines {
+        edits.delete(d.clone());
+    }
+    if !spec.extra_headers.is_empty() {
+        let end = msg.headers_span().end;
+        edits.insert_with(end, |t| t.extend_from_slice(spec.extra_headers));
+    }
+    edits.apply(data, 0..msg.len(), out);
+}
+
+/// The byte range of the first Via value of `msg` with what must go to remove it (the whole
+/// line if it is the line's only value, else the value and its comma).
+fn top_via_removal(msg: &Message<'_>) -> Option<Range<usize>> {
+    let data = msg.datagram();
+    let h = msg.headers().find(|h| h.name == HeaderName::Via)?;
+    let mut vals = split_commas(h.value);
+    let first = vals.next()?;
+    Some(match vals.next() {
+        None => span_in(data, h.line),
+        Some(second) => span_in(data, first).start..span_in(data, second).start,
+    })
+}
+
+/// Write `resp` without its top Via (ours) when `strip_via`, with `extra` lines
+/// (CRLF-ended) added, its challenges dropped when `drop_challenges` and, when `status` is
+/// given, a new status line.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_response_upstream(
+    resp: &Message<'_>,
+    strip_via: bool,
+    restore_vias: &[u8],
+    status: Option<(u16, &str)>,
+    drop_challenges: bool,
+    extra: &[u8],
+    edits: &mut EditList,
+    out: &mut Vec<u8>,
+) {
+    let data = resp.datagram();
+    edits.clear();
+    if !restore_vias.is_empty() {
+        // A peer that answered with our Via only: put the caller's Vias back (added before
+        // the deletion of ours, which may start at the same offset).
+        edits.insert_with(resp.headers_span().start, |t| {
+            t.extend_from_slice(restore_vias)
+        });
+    }
+    if strip_via {
+        if let Some(r) = top_via_removal(resp) {
+            edits.delete(r);
+        }
+    }
+    if let Some((code, reason)) = status {
+        let first = resp.headers_span().start;
+        let start = span_in(data, resp.as_bytes()).start;
+        edits.replace_with(start..first, |t| {
+            let _ = write!(t, "SIP/2.0 {code} {reason}\r\n");
+        });
+    }
+    if drop_challenges {
+        for h in resp.headers() {
+            if matches!(
+                h.name,
+                HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate
+            ) {
+                edits.delete(span_in(data, h.line));
+            }
+        }
+    }
+    if !extra.is_empty() {
+        edits.insert_with(resp.headers_span().end, |t| t.extend_from_slice(extra));
+    }
+    edits.apply(data, 0..resp.len(), out);
+}
+
+/// The Via lines of a request as its responses must carry them (received/rport on the top
+/// one, RFC 3261 §18.2.1, RFC 3581).
+pub(crate) fn write_request_vias(
+    req: &Message<'_>,
+    src: SocketAddr,
+    edits: &mut EditList,
+    out: &mut Vec<u8>,
+) {
+    let data = req.datagram();
+    let mut first = true;
+    for h in req.headers() {
+        if h.name != HeaderName::Via {
+            continue;
+        }
+        if first {
+            first = false;
+            edits.clear();
+            if let Ok(via) = req.top_via() {
+                top_via_edits(data, &via, src, edits);
+            }
+            edits.apply(data, span_in(data, h.line), out);
+        } else {
+            out.extend_from_slice(h.line);
+        }
+    }
+}
+
+/// Append the WWW-/Proxy-Authenticate lines of `resp` to `into` (§16.7 step 7).
+pub(crate) fn collect_challenges(resp: &Message<'_>, into: &mut Vec<u8>) {
+    for h in resp.headers() {
+        if matches!(
+            h.name,
+            HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate
+        ) {
+            into.extend_from_slice(h.line);
+            if !h.line.ends_with(b"\n") {
+                into.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+}
+
+/// A response we generate to `req` (RFC 3261 §8.2.6): Via (with received/rport on the
+/// top one), From, To (with `to_tag` added when it has none), Call-ID and CSeq copied.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_local_response(
+    req: &Message<'_>,
+    src: SocketAddr,
+    code: u16,
+    reason: &str,
+    to_tag: Option<&[u8]>,
+    extra: &[&str],
+    server: &str,
+    edits: &mut EditList,
+    out: &mut Vec<u8>,
+) {
+    let data = req.datagram();
+    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    let mut first_via = true;
+    for h in req.headers() {
+        match h.name {
+            HeaderName::Via if first_via => {
+                first_via = false;
+                edits.clear();
+                if let Ok(via) = req.top_via() {
+                    top_via_edits(data, &via, src, edits);
+                }
+                let line = span_in(data, h.line);
+                edits.apply(data, line, out);
+            }
+            HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                out.extend_from_slice(h.line);
+            }
+            HeaderName::To => {
+                let has_tag = req.to().ok().is_some_and(|t| t.tag.is_some());
+                match to_tag {
+                    Some(tag) if !has_tag => {
+                        let line = span_in(data, h.line);
+                        let value_end = span_in(data, h.value).end;
+                        out.extend_from_slice(&data[line.start..value_end]);
+                        out.extend_from_slice(b";tag=");
+                        out.extend_from_slice(tag);
+                        out.extend_from_slice(&data[value_end..line.end]);
+                    }
+                    _ => out.extend_from_slice(h.line),
+                }
+            }
+            _ => {}
+        }
+    }
+    if !server.is_empty() {
+        let _ = write!(out, "Server: {server}\r\n");
+    }
+    for line in extra {
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+}
+
+/// The CANCEL (RFC 3261 §9.1) or hop-by-hop ACK (§17.1.1.3) for a forwarded INVITE `fwd`:
+/// same Request-URI, top Via (ours), Route, From, Call-ID and CSeq number; the ACK takes its
+/// To from the response `to_line`, the CANCEL from the INVITE.
+pub(crate) fn write_cancel_or_ack(
+    fwd: &Message<'_>,
+    ack_to_line: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
+    let method: &[u8] = if ack_to_line.is_some() {
+        b"ACK"
+    } else {
+        b"CANCEL"
+    };
+    out.extend_from_slice(method);
+    out.push(b' ');
+    out.extend_from_slice(fwd.request_uri().unwrap_or(b""));
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    let mut first_via = true;
+    for h in fwd.headers() {
+        match h.name {
+            HeaderName::Via if first_via => {
+                first_via = false;
+                out.extend_from_slice(h.line);
+            }
+            HeaderName::Route | HeaderName::From | HeaderName::CallId => {
+                out.extend_from_slice(h.line)
+            }
+            HeaderName::To if ack_to_line.is_none() => out.extend_from_slice(h.line),
+            _ => {}
+        }
+    }
+    if let Some(to) = ack_to_line {
+        out.extend_from_slice(to);
+    }
+    let seq = fwd.cseq().map(|c| c.seq).unwrap_or(0);
+    let _ = write!(out, "CSeq: {seq} ");
+    out.extend_from_slice(method);
+    out.extend_from_slice(b"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+}

@@ -1,0 +1,178 @@
+//! An edit list over one borrowed message: the proxy's way of writing a forwarded request
+//! or response as "the received bytes, with these ranges replaced".
+//!
+//! Replacement texts are rendered into one reusable buffer, so a whole edit costs no
+//! allocation once the buffers have grown to their working size.
+//!
+//! ```text
+//!   src:  [ ..keep.. | edit 0 range | ..keep.. | edit 1 (insert: empty range) | ..keep.. ]
+//!   out:  [ ..keep.. |  edit 0 text | ..keep.. |        edit 1 text          | ..keep.. ]
+//! ```
+//!
+//! Invariants: edit ranges lie inside `src` and do not overlap (an insertion is an empty
+//! range); edits at the same position are written in the order they were added.
+
+use std::ops::Range;
+
+#[derive(Debug, Clone)]
+struct Edit {
+    at: Range<usize>,
+    text: Range<usize>,
+}
+
+/// A reusable list of edits.
+#[derive(Debug, Default)]
+pub(crate) struct EditList {
+    edits: Vec<Edit>,
+    text: Vec<u8>,
+}
+
+impl EditList {
+    pub(crate) fn clear(&mut self) {
+        self.edits.clear();
+        self.text.clear();
+    }
+
+    /// Replace `at` with what `write` appends.
+    pub(crate) fn replace_with(&mut self, at: Range<usize>, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.text.len();
+        write(&mut self.text);
+        self.edits.push(Edit {
+            at,
+            text: start..self.text.len(),
+        });
+    }
+
+    pub(crate) fn replace(&mut self, at: Range<usize>, bytes: &[u8]) {
+        self.replace_with(at, |t| t.extend_from_slice(bytes));
+    }
+
+    pub(crate) fn insert_with(&mut self, at: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        self.replace_with(at..at, write);
+    }
+
+    pub(crate) fn delete(&mut self, at: Range<usize>) {
+        self.replace_with(at, |_| {});
+    }
+
+    /// Append `src[range]` with the edits applied to `out` (edits outside `range` are
+    /// ignored).
+    pub(crate) fn apply(&mut self, src: &[u8], range: Range<usize>, out: &mut Vec<u8>) {
+        // Stable: insertions at one position keep their order, and come before a
+        // replacement that starts there (which would otherwise swallow them).
+        self.edits
+            .sort_by_key(|e| (e.at.start, e.at.end > e.at.start));
+        let end = range.end.min(src.len());
+        let mut cursor = range.start.min(end);
+        for e in &self.edits {
+            if e.at.start < cursor || e.at.start > end {
+                continue;
+            }
+            let start = e.at.start.clamp(cursor, end);
+            out.extend_from_slice(&src[cursor..start]);
+            out.extend_from_slice(&self.text[e.text.clone()]);
+            cursor = e.at.end.clamp(start, end);
+        }
+        out.extend_from_slice(&src[cursor..end]);
+    }
+}
+
+/// Byte offset of `part` inside `whole` (both from the same buffer).
+pub(crate) fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize)
+        .saturating_sub(whole.as_ptr() as usize)
+        .min(whole.len())
+}
+
+/// Range of `part` inside `whole`.
+pub(crate) fn span_in(whole: &[u8], part: &[u8]) -> Range<usize> {
+    let s = offset_in(whole, part);
+    s..(s + part.len()).min(whole.len())
+}
+
+/// The comma-separated elements of a header value (commas inside quotes or `<>` do not
+/// split), as trimmed subslices of `value`.
+pub(crate) fn split_commas(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = value;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut i = 0;
+        let (mut quoted, mut angle) = (false, false);
+        while i < rest.len() {
+            match rest[i] {
+                b'\\' if quoted => i += 1,
+                b'"' => quoted = !quoted,
+                b'<' if !quoted => angle = true,
+                b'>' if !quoted => angle = false,
+                b',' if !quoted && !angle => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let i = i.min(rest.len());
+        let item = trim(&rest[..i]);
+        rest = if i < rest.len() {
+            &rest[i + 1..]
+        } else {
+            &rest[rest.len()..]
+        };
+        if !item.is_empty() {
+            return Some(item);
+        }
+    })
+}
+
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = s.iter().position(|b| !is_ws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !is_ws(b)).map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_sorted_edits_and_inserts_in_order() {
+        let src = b"abcdefghij";
+        let mut e = EditList::default();
+        e.replace(7..8, b"H");
+        e.insert_with(2, |t| t.extend_from_slice(b"1"));
+        e.insert_with(2, |t| t.extend_from_slice(b"2"));
+        e.delete(4..6);
+        let mut out = Vec::new();
+        e.apply(src, 0..src.len(), &mut out);
+        assert_eq!(out, b"ab12cdgHij");
+        out.clear();
+        e.apply(src, 0..5, &mut out);
+        assert_eq!(
+            out, b"ab12cd",
+            "an edit reaching past the range is cut at its end"
+        );
+        out.clear();
+        e.apply(src, 3..9, &mut out);
+        assert_eq!(out, b"dgHi");
+        // An insertion added after a deletion at the same offset is still written.
+        let mut e = EditList::default();
+        e.delete(0..3);
+        e.insert_with(0, |t| t.extend_from_slice(b"X"));
+        out.clear();
+        e.apply(src, 0..src.len(), &mut out);
+        assert_eq!(out, b"Xdefghij");
+    }
+
+    #[test]
+    fn comma_split_respects_quotes_and_angles() {
+        let v = b" <sip:a@x;lr>, \"B, b\" <sip:b@y> ,sip:c@z ,, ";
+        let items: Vec<&[u8]> = split_commas(v).collect();
+        assert_eq!(
+            items,
+            vec![&b"<sip:a@x;lr>"[..], b"\"B, b\" <sip:b@y>", b"sip:c@z"]
+        );
+        let first = items[0];
+        assert_eq!(span_in(v, first), 1..13);
+    }
+}

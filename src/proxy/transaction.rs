@@ -1,0 +1,233 @@
+//! One proxied transaction: the server transaction towards the caller, its response
+//! context (RFC 3261 §16.7) and the client transactions of its branches.
+//!
+//! ```text
+//!   ProxyTransaction (one table slot)
+//!   ├─ request: Box<[u8]>      the only owned copy of the request (as received)
+//!   ├─ server: INVITE or non-INVITE server transaction, last response sent (for resends)
+//!   ├─ branches[fork]          one client transaction per target: state, Timer C,
+//!   │                          CANCEL client transaction, final code
+//!   ├─ pending                 targets of later serial groups (lower q)
+//!   └─ best                    the best final response so far (§16.7 step 6)
+//! ```
+//!
+//! Forwarded copies are not kept: a retransmission, a CANCEL or a hop-by-hop ACK rebuilds
+//! the branch's request from `request` and the branch's target (the same bytes every time,
+//! because building is a pure function of them).
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use crate::endpoint::ListenerId;
+use crate::txn::{InviteClient, InviteServer, NonInviteClient, NonInviteServer};
+
+use super::router::Target;
+
+/// How a server transaction is found again (RFC 3261 §17.2.3).
+#[derive(Debug, Clone)]
+pub(crate) enum StoredKey {
+    /// Branch with the magic cookie: branch, sent-by host (ranges in `request`) and port.
+    Rfc3261 {
+        branch: Range<u32>,
+        host: Range<u32>,
+        port: Option<u16>,
+    },
+    /// RFC 2543 peers: a 64-bit fingerprint (computed with a second, independent hash key)
+    /// of Request-URI, From tag, Call-ID, CSeq number and top Via.
+    Rfc2543 { fingerprint: u64 },
+}
+
+#[derive(Debug)]
+pub(crate) enum ServerSide {
+    Invite(InviteServer),
+    NonInvite(NonInviteServer),
+}
+
+impl ServerSide {
+    pub(crate) fn is_terminated(&self) -> bool {
+        match self {
+            ServerSide::Invite(s) => s.is_terminated(),
+            ServerSide::NonInvite(s) => s.is_terminated(),
+        }
+    }
+
+    /// No final response sent yet.
+    pub(crate) fn is_proceeding(&self) -> bool {
+        match self {
+            ServerSide::Invite(s) => s.is_proceeding(),
+            ServerSide::NonInvite(s) => s.is_proceeding(),
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match self {
+            ServerSide::Invite(s) => s.next_deadline(),
+            ServerSide::NonInvite(s) => s.next_deadline(),
+        }
+    }
+
+    pub(crate) fn terminate(&mut self) {
+        match self {
+            ServerSide::Invite(s) => s.terminate(),
+            ServerSide::NonInvite(s) => s.terminate(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum ClientSide {
+    Invite(InviteClient),
+    NonInvite(NonInviteClient),
+    /// The branch never left (its next hop could not be resolved).
+    NotSent,
+}
+
+impl ClientSide {
+    pub(crate) fn is_terminated(&self) -> bool {
+        match self {
+            ClientSide::Invite(c) => c.is_terminated(),
+            ClientSide::NonInvite(c) => c.is_terminated(),
+            ClientSide::NotSent => true,
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match self {
+            ClientSide::Invite(c) => c.next_deadline(),
+            ClientSide::NonInvite(c) => c.next_deadline(),
+            ClientSide::NotSent => None,
+        }
+    }
+}
+
+/// One branch (fork) of a proxied request.
+#[derive(Debug)]
+pub(crate) struct Branch {
+    pub client: ClientSide,
+    /// The Request-URI of this branch, when it differs from the request's.
+    pub uri: Option<Box<str>>,
+    /// Extra header lines of this branch, CRLF-terminated.
+    pub headers: Option<Box<[u8]>>,
+    pub dest: SocketAddr,
+    /// RFC 3261 §16.6 step 11: Timer C (INVITE branches only).
+    pub timer_c: Option<Instant>,
+    /// The target's no-answer limit ([`Target::no_answer`]): Timer C runs for this long from
+    /// the branch's start and provisionals do not reset it.
+    pub no_answer: Option<Duration>,
+    /// A provisional response (101-199) arrived: the branch may be cancelled (§9.1).
+    pub provisional: bool,
+    /// The branch's final status as the response context sees it (a real response, or 408
+    /// for a timeout, or 487 when it was cancelled before any provisional).
+    pub final_code: Option<u16>,
+    /// The CANCEL sent on this branch.
+    pub cancel: Option<NonInviteClient>,
+    /// Send a CANCEL as soon as a provisional arrives (§9.1: not before).
+    pub cancel_pending: bool,
+}
+
+impl Branch {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.client.next_deadline(),
+            self.timer_c,
+            self.cancel.as_ref().and_then(|c| c.next_deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.client.is_terminated() && self.cancel.as_ref().map_or(true, |c| c.is_terminated())
+    }
+}
+
+/// The best final response so far.
+#[derive(Debug)]
+pub(crate) enum Best {
+    /// Received from a branch: the bytes as they will go upstream (our Via removed).
+    Received { code: u16, bytes: Vec<u8> },
+    /// Made up by the proxy (timeout, unresolvable next hop).
+    Local { code: u16, reason: &'static str },
+}
+
+impl Best {
+    pub(crate) fn code(&self) -> u16 {
+        match self {
+            Best::Received { code, .. } | Best::Local { code, .. } => *code,
+        }
+    }
+}
+
+/// One proxied transaction: see the module docs.
+#[derive(Debug)]
+pub(crate) struct ProxyTransaction {
+    pub request: Box<[u8]>,
+    pub key: StoredKey,
+    /// The method of the request, as a range in `request`.
+    pub method: Range<u32>,
+    pub is_invite: bool,
+    pub src: SocketAddr,
+    pub local: ListenerId,
+    /// Where responses go (RFC 3261 §18.2.2, RFC 3581).
+    pub reply_to: SocketAddr,
+    pub loop_hash: u32,
+    pub record_route: bool,
+    pub server: ServerSide,
+    pub last_response: Vec<u8>,
+    pub branches: Vec<Branch>,
+    /// Targets not tried yet, in decreasing q (later serial groups).
+    pub pending: Vec<Target>,
+    pub best: Option<Best>,
+    /// WWW-/Proxy-Authenticate lines of every 401/407 received (§16.7 step 7).
+    pub challenges: Vec<u8>,
+    /// A CANCEL for this transaction arrived (§16.10).
+    pub cancelled: bool,
+    /// A final response (or the 2xx) went upstream.
+    pub answered: bool,
+    pub failure_attempts: u32,
+    /// The deadline last put in the timer wheel for this transaction.
+    pub armed: Option<Instant>,
+}
+
+impl ProxyTransaction {
+    pub(crate) fn method_bytes(&self) -> &[u8] {
+        &self.request[self.method.start as usize..self.method.end as usize]
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.branches
+            .iter()
+            .filter_map(Branch::next_deadline)
+            .chain(self.server.next_deadline())
+            .min()
+    }
+
+    /// Nothing left to do: every state machine has ended.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.server.is_terminated() && self.branches.iter().all(Branch::is_terminated)
+    }
+
+    /// Heap and inline bytes this transaction holds (for the memory-per-transaction figure).
+    pub(crate) fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.request.len()
+            + self.last_response.capacity()
+            + self.branches.capacity() * std::mem::size_of::<Branch>()
+            + self
+                .branches
+                .iter()
+                .map(|b| {
+                    b.uri.as_ref().map_or(0, |u| u.len())
+                        + b.headers.as_ref().map_or(0, |h| h.len())
+                })
+                .sum::<usize>()
+            + self.pending.capacity() * std::mem::size_of::<Target>()
+            + match &self.best {
+                Some(Best::Received { bytes, .. }) => bytes.capacity(),
+                _ => 0,
+            }
+            + self.challenges.capacity()
+    }
+}

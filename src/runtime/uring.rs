@@ -1,0 +1,569 @@
+//! The io_uring backend: one ring per worker, multishot receives into a provided-buffer ring,
+//! batched `SendMsg`, one `submit_with_args` (submit + wait with the endpoint's deadline as
+//! timeout) per loop turn.
+//!
+//! Operations in flight and the memory each one uses (all owned by [`UringWorker`], whose
+//! field order drops the ring before any of that memory):
+//!
+//! ```text
+//!   op                 user_data         memory the kernel may touch        ends when
+//!   RecvMsgMulti × L   RECV | listener   recv_hdr (msghdr template),        CQE without F_MORE
+//!                                        BufRing buffers (see buf_ring.rs)  (ENOBUFS, cancel, error)
+//!   Read (eventfd)     WAKE              wake_buf (8 bytes)                 its one CQE
+//!   SendMsg × N        SEND | batch,i    SendBatch b: msghdrs, iovecs,      its one CQE; batch b is
+//!                                        addresses, the Outbox arena        reusable when all N are in
+//!   AsyncCancel        CANCEL            none                               its one CQE
+//! ```
+//!
+//! A send batch is the outbox of one loop turn, swapped out of the core whole so that the
+//! bytes the kernel reads stay put until every send of the batch has completed; the core
+//! gets an empty outbox from the free list. At exit the worker cancels its receives and its
+//! eventfd read and reaps every outstanding completion before the ring and buffers drop.
+
+use std::io;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use socket2::SockAddr;
+
+use super::buf_ring::BufRing;
+use super::counters::WorkerCounters;
+use super::socket::{
+    rxq_overflow_from_control, sockaddr_bytes_to_std, OverflowTracker, RXQ_OVFL_CMSG_SPACE,
+};
+use super::worker::{Phase, WorkerCore};
+use crate::endpoint::{ListenerId, Outbox};
+
+const KIND_SHIFT: u32 = 56;
+const KIND_RECV: u64 = 1;
+const KIND_SEND: u64 = 2;
+const KIND_WAKE: u64 = 3;
+const KIND_CANCEL: u64 = 4;
+
+fn user_data(kind: u64, index: usize) -> u64 {
+    (kind << KIND_SHIFT) | index as u64
+}
+
+/// A send's user_data also names its place in the batch (to take back its byte count if
+/// it fails): batch in bits 24..56, datagram in bits 0..24.
+const SEND_INDEX_BITS: u32 = 24;
+
+fn send_user_data(batch: usize, i: usize) -> u64 {
+    user_data(
+        KIND_SEND,
+        (batch << SEND_INDEX_BITS) | (i & ((1 << SEND_INDEX_BITS) - 1)),
+    )
+}
+
+/// Send batches beyond this many in flight are refused (sends dropped and counted): the
+/// kernel is not completing sends, and memory must stay bounded.
+const MAX_SEND_BATCHES: usize = 256;
+/// Turns spent reaping cancelled operations at exit before giving up.
+const TEARDOWN_TURNS: usize = 200;
+
+/// Check that this kernel (or container) gives us everything the backend needs: a ring,
+/// `IORING_FEAT_EXT_ARG` (5.11) for waits with a timeout, multishot recvmsg and a provided
+/// buffer ring (5.19+). Returns why not, for the one log line of `io = "auto"`.
+///
+/// Runs on a short-lived thread of its own: when a ring is torn down, the kernel interrupts
+/// every task that used it (task work with TWA_SIGNAL), which would make a blocking call of
+/// the caller's thread (e.g. a `recv` with a timeout) fail with EINTR.
+pub(crate) fn probe() -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("ringlet-probe".into())
+        .spawn(probe_here)
+        .map_err(|e| format!("cannot start the probe thread: {e}"))?
+        .join()
+        .map_err(|_| "the io_uring probe panicked".to_string())?
+}
+
+fn probe_here() -> Result<(), String> {
+    let ring = IoUring::new(8).map_err(|e| format!("io_uring_setup failed: {e}"))?;
+    if !ring.params().is_feature_ext_arg() {
+        return Err("kernel lacks IORING_FEAT_EXT_ARG (needs Linux 5.11+)".into());
+    }
+    let mut probe = io_uring::Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .map_err(|e| format!("io_uring probe failed: {e}"))?;
+    for (code, name) in [
+        (opcode::RecvMsg::CODE, "recvmsg"),
+        (opcode::SendMsg::CODE, "sendmsg"),
+        (opcode::Read::CODE, "read"),
+    ] {
+        if !probe.is_supported(code) {
+            return Err(format!("kernel io_uring lacks {name}"));
+        }
+    }
+    let bufs = BufRing::new(1, 64, 0).map_err(|e| format!("cannot map a buffer ring: {e}"))?;
+    bufs.register(&ring.submitter())
+        .map_err(|e| format!("provided-buffer rings unsupported (needs Linux 5.19+): {e}"))?;
+    // Dropping `ring` before `bufs` releases the registration first.
+    drop(ring);
+    drop(bufs);
+    Ok(())
+}
+
+/// One turn's outbox while its sends are in flight.
+struct SendBatch {
+    out: Outbox,
+    msgs: Vec<libc::msghdr>,
+    iovs: Vec<libc::iovec>,
+    addrs: Vec<SockAddr>,
+    /// The socket each datagram leaves from.
+    fds: Vec<i32>,
+    pending: usize,
+}
+
+impl SendBatch {
+    fn new() -> SendBatch {
+        SendBatch {
+            out: Outbox::new(),
+            msgs: Vec::new(),
+            iovs: Vec::new(),
+            addrs: Vec::new(),
+            fds: Vec::new(),
+            pending: 0,
+        }
+    }
+}
+
+/// The io_uring state of one worker. Field order matters: `ring` drops first.
+pub(crate) struct UringWorker {
+    ring: IoUring,
+    bufs: BufRing,
+    sockets: Vec<UdpSocket>,
+    /// The msghdr template the multishot receives were armed with (name and control sizes).
+    recv_hdr: Box<libc::msghdr>,
+    recv_armed: Vec<bool>,
+    overflow: Vec<OverflowTracker>,
+    wake_buf: Box<u64>,
+    wake_armed: bool,
+    batches: Vec<SendBatch>,
+    free_batches: Vec<usize>,
+    sends_in_flight: usize,
+    /// Sends pushed since the last wait (see `submit_and_wait`).
+    sends_queued: usize,
+    setup: &'static str,
+    cqes: Vec<(u64, i32, u32)>,
+}
+
+impl UringWorker {
+    /// Build the ring with the best setup flags this kernel accepts, and register buffers.
+    pub fn new(
+        sockets: Vec<UdpSocket>,
+        recv_buffers: u16,
+        recv_buffer_size: usize,
+        batch: usize,
+    ) -> io::Result<UringWorker> {
+        let entries = (batch.max(64) * 4).next_power_of_two().min(4096) as u32;
+        let (ring, setup) = build_ring(entries)?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(io::Error::other(
+                "kernel lacks IORING_FEAT_EXT_ARG (needs Linux 5.11+)",
+            ));
+        }
+        let bufs = BufRing::new(recv_buffers, recv_buffer_size, 0)?;
+        bufs.register(&ring.submitter())?;
+        // SAFETY: msghdr is plain data; zeroed is "no name, no iovec, no control".
+        let mut recv_hdr: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
+        recv_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        recv_hdr.msg_controllen = RXQ_OVFL_CMSG_SPACE as _;
+        let n = sockets.len();
+        Ok(UringWorker {
+            ring,
+            bufs,
+            sockets,
+            recv_hdr,
+            recv_armed: vec![false; n],
+            overflow: vec![OverflowTracker::default(); n],
+            wake_buf: Box::new(0),
+            wake_armed: false,
+            batches: Vec::new(),
+            free_batches: Vec::new(),
+            sends_in_flight: 0,
+            sends_queued: 0,
+            setup,
+            cqes: Vec::with_capacity(entries as usize * 2),
+        })
+    }
+
+    /// The setup flags in use, for the start-up log line.
+    pub fn setup_flags(&self) -> &'static str {
+        self.setup
+    }
+
+    /// Push one SQE, submitting first if the submission queue is full.
+    fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: every entry we build points only at memory owned by `self` that stays
+            // put until its completion is reaped (see the module table).
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                return Ok(());
+            }
+            self.ring.submit()?;
+        }
+    }
+
+    fn arm_recv(&mut self, l: usize) -> io::Result<()> {
+        let fd = types::Fd(self.sockets[l].as_raw_fd());
+        let e =
+            opcode::RecvMsgMulti::new(fd, &*self.recv_hdr as *const libc::msghdr, self.bufs.bgid)
+                .build()
+                .user_data(user_data(KIND_RECV, l));
+        self.push(e)?;
+        self.recv_armed[l] = true;
+        Ok(())
+    }
+
+    fn arm_wake(&mut self, wake_fd: i32) -> io::Result<()> {
+        let buf = &mut *self.wake_buf as *mut u64 as *mut u8;
+        let e = opcode::Read::new(types::Fd(wake_fd), buf, 8)
+            .build()
+            .user_data(user_data(KIND_WAKE, 0));
+        self.push(e)?;
+        self.wake_armed = true;
+        Ok(())
+    }
+
+    /// Submit what is queued and wait for one completion or `deadline`.
+    ///
+    /// Sends queued since the last wait complete inline during this very submit (UDP sends
+    /// do not block), so waiting for just one completion would return at once with only
+    /// those and cost an extra turn. Waiting for `queued sends + 1` returns when something
+    /// new has happened: a datagram, a wake, the deadline (or a send that took longer).
+    /// While draining, the completion of those sends is itself the news the loop waits for
+    /// (it may leave once they are done), so one completion is enough.
+    fn submit_and_wait(
+        &mut self,
+        last_now: Instant,
+        deadline: Option<Instant>,
+        draining: bool,
+    ) -> io::Result<()> {
+        let queued = std::mem::take(&mut self.sends_queued);
+        let want = if draining { 1 } else { 1 + queued };
+        let r = match deadline {
+            None => self.ring.submit_and_wait(want),
+            Some(d) => {
+                // Measured from the previous turn's clock read: the wait may end slightly late
+                // (by that turn's processing time), never early.
+                let ts = types::Timespec::from(d.saturating_duration_since(last_now));
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(want, &args)
+            }
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Run the worker until shutdown.
+    pub fn run(&mut self, core: &mut WorkerCore) -> io::Result<()> {
+        for l in 0..self.sockets.len() {
+            self.arm_recv(l)?;
+        }
+        let wake_fd = core.wake.fd();
+        self.arm_wake(wake_fd)?;
+        let mut reading = true;
+        let mut now = Instant::now();
+        loop {
+            self.submit_and_wait(now, core.deadline(), !reading)?;
+            now = Instant::now();
+            WorkerCounters::add(&core.counters.loop_turns, 1);
+
+            self.reap(core, now);
+            self.bufs.publish();
+            core.take_handoffs(now);
+            core.run_timers(now);
+            core.route_handoffs();
+            self.flush_sends(core)?;
+
+            match core.phase() {
+                Phase::Running => {
+                    for l in 0..self.sockets.len() {
+                        if !self.recv_armed[l] {
+                            WorkerCounters::add(&core.counters.recv_rearms, 1);
+                            self.arm_recv(l)?;
+                        }
+                    }
+                }
+                Phase::Draining(deadline) => {
+                    if reading {
+                        reading = false;
+                        self.cancel_receives()?;
+                    }
+                    if core.may_leave(now, deadline, self.sends_in_flight > 0) {
+                        break;
+                    }
+                }
+                Phase::Stop => break,
+            }
+            if !self.wake_armed {
+                self.arm_wake(wake_fd)?;
+            }
+        }
+        self.teardown(core)
+    }
+
+    /// Take every completion off the queue and act on it.
+    fn reap(&mut self, core: &mut WorkerCore, now: Instant) {
+        self.cqes.clear();
+        self.cqes.extend(
+            self.ring
+                .completion()
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
+        for i in 0..self.cqes.len() {
+            let (ud, res, flags) = self.cqes[i];
+            let index = (ud & ((1 << KIND_SHIFT) - 1)) as usize;
+            match ud >> KIND_SHIFT {
+                KIND_RECV => self.on_recv(core, now, index, res, flags),
+                KIND_SEND => self.on_send(core, index, res),
+                KIND_WAKE => self.wake_armed = false,
+                _ => {}
+            }
+        }
+    }
+
+    fn on_recv(&mut self, core: &mut WorkerCore, now: Instant, l: usize, res: i32, flags: u32) {
+        if !cqueue::more(flags) {
+            // The multishot ended (ENOBUFS, cancel, error); re-armed after this turn.
+            self.recv_armed[l] = false;
+        }
+        if res < 0 {
+            if -res == libc::ENOBUFS {
+                WorkerCounters::add(&core.counters.recv_no_buffers, 1);
+            }
+            return;
+        }
+        let Some(bid) = cqueue::buffer_select(flags) else {
+            return;
+        };
+        match types::RecvMsgOut::parse(self.bufs.buffer(bid, res as usize), &self.recv_hdr) {
+            Ok(msg) => {
+                if let Some(total) = rxq_overflow_from_control(msg.control_data()) {
+                    WorkerCounters::add(
+                        &core.counters.drop_socket_overflow,
+                        self.overflow[l].observe(total),
+                    );
+                }
+                let name_len = (msg.incoming_name_len() as usize).min(msg.name_data().len());
+                if msg.is_payload_truncated() {
+                    WorkerCounters::add(&core.counters.drop_truncated, 1);
+                } else if let Some(src) = sockaddr_bytes_to_std(&msg.name_data()[..name_len]) {
+                    core.deliver(now, l as ListenerId, src, msg.payload_data());
+                } else {
+                    WorkerCounters::add(&core.counters.drop_bad_source, 1);
+                }
+            }
+            Err(()) => WorkerCounters::add(&core.counters.drop_bad_source, 1),
+        }
+        self.bufs.recycle(bid);
+    }
+
+    /// A send completed. It was counted in `datagrams_out` when submitted (so the counters
+    /// do not lag behind while the worker sleeps with its completion unreaped); a failure
+    /// takes the datagram back and counts it as a send error.
+    fn on_send(&mut self, core: &mut WorkerCore, index: usize, res: i32) {
+        let b = index >> SEND_INDEX_BITS;
+        let i = index & ((1 << SEND_INDEX_BITS) - 1);
+        if res < 0 {
+            WorkerCounters::add(&core.counters.send_errors, 1);
+            let len = self
+                .batches
+                .get(b)
+                .and_then(|batch| batch.iovs.get(i))
+                .map_or(0, |v| v.iov_len);
+            WorkerCounters::add(&core.counters.datagrams_out, u64::MAX);
+            WorkerCounters::add(&core.counters.bytes_out, (len as u64).wrapping_neg());
+        }
+        self.sends_in_flight = self.sends_in_flight.saturating_sub(1);
+        if let Some(batch) = self.batches.get_mut(b) {
+            batch.pending = batch.pending.saturating_sub(1);
+            if batch.pending == 0 {
+                batch.out.clear();
+                self.free_batches.push(b);
+            }
+        }
+    }
+
+    /// Turn the core's outbox into a batch of SendMsg operations.
+    fn flush_sends(&mut self, core: &mut WorkerCore) -> io::Result<()> {
+        if core.out.transmits().next().is_none() {
+            core.out.clear();
+            return Ok(());
+        }
+        let b = match self.free_batches.pop() {
+            Some(b) => b,
+            None if self.batches.len() < MAX_SEND_BATCHES => {
+                self.batches.push(SendBatch::new());
+                self.batches.len() - 1
+            }
+            None => {
+                WorkerCounters::add(&core.counters.send_errors, core.out.len() as u64);
+                core.out.clear();
+                return Ok(());
+            }
+        };
+        let batch = &mut self.batches[b];
+        // The batch's outbox is empty; the core continues with it while the kernel reads this one.
+        std::mem::swap(&mut core.out, &mut batch.out);
+        batch.msgs.clear();
+        batch.iovs.clear();
+        batch.addrs.clear();
+        batch.fds.clear();
+        for (t, bytes) in batch.out.transmits() {
+            let Some(sock) = self.sockets.get(t.local as usize) else {
+                WorkerCounters::add(&core.counters.send_errors, 1);
+                continue;
+            };
+            batch.fds.push(sock.as_raw_fd());
+            batch.addrs.push(SockAddr::from(t.dest));
+            batch.iovs.push(libc::iovec {
+                iov_base: bytes.as_ptr() as *mut libc::c_void,
+                iov_len: bytes.len(),
+            });
+        }
+        // Built only after `addrs` and `iovs` are complete, so their elements no longer move.
+        for i in 0..batch.iovs.len() {
+            // SAFETY: msghdr is plain data; zeroed means no control data and no flags.
+            let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+            m.msg_name = batch.addrs[i].as_ptr() as *mut libc::c_void;
+            m.msg_namelen = batch.addrs[i].len();
+            m.msg_iov = &mut batch.iovs[i];
+            m.msg_iovlen = 1;
+            batch.msgs.push(m);
+        }
+        let n = batch.msgs.len();
+        batch.pending = n;
+        if n == 0 {
+            batch.out.clear();
+            self.free_batches.push(b);
+            return Ok(());
+        }
+        self.sends_in_flight += n;
+        self.sends_queued += n;
+        let bytes: usize = self.batches[b].iovs.iter().map(|v| v.iov_len).sum();
+        WorkerCounters::add(&core.counters.datagrams_out, n as u64);
+        WorkerCounters::add(&core.counters.bytes_out, bytes as u64);
+        for i in 0..n {
+            let fd = self.batches[b].fds[i];
+            let msg = &self.batches[b].msgs[i] as *const libc::msghdr;
+            let e = opcode::SendMsg::new(types::Fd(fd), msg)
+                .build()
+                .user_data(send_user_data(b, i));
+            self.push(e)?;
+        }
+        Ok(())
+    }
+
+    fn cancel_receives(&mut self) -> io::Result<()> {
+        for l in 0..self.sockets.len() {
+            if self.recv_armed[l] {
+                let e = opcode::AsyncCancel::new(user_data(KIND_RECV, l))
+                    .build()
+                    .user_data(user_data(KIND_CANCEL, l));
+                self.push(e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancel what is still armed and reap until the kernel holds nothing of ours.
+    fn teardown(&mut self, core: &mut WorkerCore) -> io::Result<()> {
+        self.cancel_receives()?;
+        if self.wake_armed {
+            let e = opcode::AsyncCancel::new(user_data(KIND_WAKE, 0))
+                .build()
+                .user_data(user_data(KIND_CANCEL, 0));
+            self.push(e)?;
+            // The eventfd read may complete or be cancelled; a wake makes sure it ends.
+            core.wake.notify();
+        }
+        for _ in 0..TEARDOWN_TURNS {
+            let busy =
+                self.recv_armed.iter().any(|a| *a) || self.wake_armed || self.sends_in_flight > 0;
+            if !busy {
+                return Ok(());
+            }
+            let now = Instant::now();
+            self.submit_and_wait(now, Some(now + std::time::Duration::from_millis(10)), true)?;
+            // Datagrams still completing are counted and recycled, but no longer answered:
+            // the endpoint is done. Deliveries here would have nowhere to go.
+            self.reap_quietly(core);
+            self.bufs.publish();
+        }
+        Err(io::Error::other(
+            "io_uring operations still in flight at exit",
+        ))
+    }
+
+    fn reap_quietly(&mut self, core: &mut WorkerCore) {
+        self.cqes.clear();
+        self.cqes.extend(
+            self.ring
+                .completion()
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
+        for i in 0..self.cqes.len() {
+            let (ud, res, flags) = self.cqes[i];
+            let index = (ud & ((1 << KIND_SHIFT) - 1)) as usize;
+            match ud >> KIND_SHIFT {
+                KIND_RECV => {
+                    if !cqueue::more(flags) {
+                        self.recv_armed[index] = false;
+                    }
+                    if res >= 0 {
+                        if let Some(bid) = cqueue::buffer_select(flags) {
+                            self.bufs.recycle(bid);
+                        }
+                    }
+                }
+                KIND_SEND => self.on_send(core, index, res),
+                KIND_WAKE => self.wake_armed = false,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Try the setup flags from the most to the least capable; older kernels refuse unknown
+/// flags with EINVAL.
+fn build_ring(entries: u32) -> io::Result<(IoUring, &'static str)> {
+    type Setup = fn(&mut io_uring::Builder);
+    let attempts: [(&'static str, Setup); 4] = [
+        ("single_issuer+defer_taskrun", |b| {
+            b.setup_single_issuer().setup_defer_taskrun();
+        }),
+        ("single_issuer+coop_taskrun", |b| {
+            b.setup_single_issuer().setup_coop_taskrun();
+        }),
+        ("coop_taskrun", |b| {
+            b.setup_coop_taskrun();
+        }),
+        ("plain", |_| {}),
+    ];
+    let mut last = io::Error::other("no io_uring setup attempted");
+    for (name, apply) in attempts {
+        let mut b = IoUring::builder();
+        b.setup_cqsize(entries * 4);
+        apply(&mut b);
+        match b.build(entries) {
+            Ok(r) => return Ok((r, name)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}

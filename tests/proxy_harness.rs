@@ -1,0 +1,301 @@
+//! A simulated network around one `StatefulProxy`: fabricated datagrams in, transmits out,
+//! virtual time. Shared by the `proxy_*` protocol tests through `#[path]`.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ringlet::endpoint::{Endpoint, Incoming, Outbox};
+use ringlet::proxy::{ProxyConfig, Router, StatefulProxy};
+use ringlet::sip::{self, HeaderName, Message, Reply};
+
+pub const PROXY: &str = "127.0.0.1:5060";
+pub const ALICE: &str = "127.0.0.2:5060";
+pub const BOB: &str = "127.0.0.3:5060";
+pub const CAROL: &str = "127.0.0.4:5060";
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// One datagram the proxy sent.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub dest: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+impl Sent {
+    pub fn msg(&self) -> Message<'_> {
+        sip::parse(&self.bytes)
+            .unwrap_or_else(|e| panic!("proxy sent unparsable bytes ({e}):\n{}", self.text()))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+    pub fn status(&self) -> Option<u16> {
+        self.msg().status()
+    }
+    pub fn method(&self) -> Option<String> {
+        self.msg().method().map(|m| m.to_string())
+    }
+    pub fn is(&self, dest: &str, what: &str) -> bool {
+        self.dest == addr(dest) && self.what() == what
+    }
+    /// "INVITE", "ACK", "180", "200/CANCEL", ...
+    pub fn what(&self) -> String {
+        let m = self.msg();
+        match m.status() {
+            Some(code) => {
+                let meth = m.cseq().map(|c| c.method.to_string()).unwrap_or_default();
+                if meth == "INVITE" {
+                    code.to_string()
+                } else {
+                    format!("{code}/{meth}")
+                }
+            }
+            None => m.method().map(|x| x.to_string()).unwrap_or_default(),
+        }
+    }
+    pub fn header(&self, name: HeaderName<'_>) -> Option<String> {
+        self.msg()
+            .header(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+pub struct Net<R: Router> {
+    pub proxy: StatefulProxy<R>,
+    pub now: Instant,
+    pub t0: Instant,
+    out: Outbox,
+}
+
+pub fn config() -> ProxyConfig {
+    ProxyConfig {
+        listen: vec![addr(PROXY)],
+        hostnames: vec!["proxy.test".into()],
+        branch_salt: 0x5a17,
+        ..ProxyConfig::default()
+    }
+}
+
+impl<R: Router> Net<R> {
+    pub fn new(cfg: ProxyConfig, router: R) -> Self {
+        let t0 = Instant::now();
+        Net {
+            proxy: StatefulProxy::new(cfg, router, t0),
+            now: t0,
+            t0,
+            out: Outbox::new(),
+        }
+    }
+
+    fn drain(&mut self) -> Vec<Sent> {
+        let v = self
+            .out
+            .transmits()
+            .map(|(t, b)| Sent {
+                dest: t.dest,
+                bytes: b.to_vec(),
+            })
+            .collect();
+        self.out.clear();
+        v
+    }
+
+    /// Deliver `bytes` from `from`; what the proxy sent in reaction.
+    pub fn send(&mut self, from: &str, bytes: &[u8]) -> Vec<Sent> {
+        self.out.clear();
+        let inc = Incoming {
+            local: 0,
+            src: addr(from),
+            bytes,
+            handed_off: false,
+        };
+        self.proxy.on_datagram(self.now, inc, &mut self.out);
+        self.drain()
+    }
+
+    pub fn send_str(&mut self, from: &str, text: &str) -> Vec<Sent> {
+        self.send(from, text.as_bytes())
+    }
+
+    /// Deliver raw bytes and also return the handoffs (worker, bytes).
+    pub fn send_with_handoffs(
+        &mut self,
+        from: &str,
+        bytes: &[u8],
+    ) -> (Vec<Sent>, Vec<(usize, Vec<u8>)>) {
+        self.out.clear();
+        let inc = Incoming {
+            local: 0,
+            src: addr(from),
+            bytes,
+            handed_off: false,
+        };
+        self.proxy.on_datagram(self.now, inc, &mut self.out);
+        let h = self
+            .out
+            .handoffs()
+            .map(|(h, b)| (h.worker, b.to_vec()))
+            .collect();
+        (self.drain(), h)
+    }
+
+    /// Deliver a datagram another worker handed over.
+    pub fn send_handed_off(&mut self, from: &str, bytes: &[u8]) -> Vec<Sent> {
+        self.send_handed_off_with_handoffs(from, bytes).0
+    }
+
+    pub fn send_handed_off_with_handoffs(
+        &mut self,
+        from: &str,
+        bytes: &[u8],
+    ) -> (Vec<Sent>, Vec<(usize, Vec<u8>)>) {
+        self.out.clear();
+        let inc = Incoming {
+            local: 0,
+            src: addr(from),
+            bytes,
+            handed_off: true,
+        };
+        self.proxy.on_datagram(self.now, inc, &mut self.out);
+        let h = self
+            .out
+            .handoffs()
+            .map(|(h, b)| (h.worker, b.to_vec()))
+            .collect();
+        (self.drain(), h)
+    }
+
+    /// Let virtual time run for `d`, firing every timer on the way; everything sent, with the
+    /// offset from the start of the test at which it was sent.
+    pub fn advance(&mut self, d: Duration) -> Vec<(Duration, Sent)> {
+        let end = self.now + d;
+        let mut got = Vec::new();
+        let mut guard = 0;
+        while let Some(next) = self.proxy.next_timeout() {
+            if next > end {
+                break;
+            }
+            guard += 1;
+            assert!(guard < 100_000, "timer loop does not converge");
+            self.now = next.max(self.now);
+            self.out.clear();
+            self.proxy.on_timeout(self.now, &mut self.out);
+            let at = self.now - self.t0;
+            for s in self.drain() {
+                got.push((at, s));
+            }
+        }
+        self.now = end;
+        self.out.clear();
+        self.proxy.on_timeout(self.now, &mut self.out);
+        let at = self.now - self.t0;
+        for s in self.drain() {
+            got.push((at, s));
+        }
+        got
+    }
+}
+
+/// An INVITE from Alice to `ruri`.
+pub fn invite(ruri: &str, call: &str, branch: &str) -> String {
+    request("INVITE", ruri, call, branch, 1, None, &[])
+}
+
+/// A request from Alice (sent-by 127.0.0.2:5060).
+pub fn request(
+    method: &str,
+    ruri: &str,
+    call: &str,
+    branch: &str,
+    cseq: u32,
+    to_tag: Option<&str>,
+    extra: &[&str],
+) -> String {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    let mut s = format!(
+        "{method} {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.2:5060;branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: Alice <sip:alice@proxy.test>;tag=a1\r\n\
+         To: Bob <sip:bob@proxy.test>{to_tag}\r\n\
+         Call-ID: {call}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Contact: <sip:alice@127.0.0.2:5060>\r\n"
+    );
+    for e in extra {
+        s.push_str(e);
+        s.push_str("\r\n");
+    }
+    s.push_str("Content-Length: 0\r\n\r\n");
+    s
+}
+
+/// A CANCEL for the INVITE made by [`invite`].
+pub fn cancel(ruri: &str, call: &str, branch: &str) -> String {
+    format!(
+        "CANCEL {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.2:5060;branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: Alice <sip:alice@proxy.test>;tag=a1\r\n\
+         To: Bob <sip:bob@proxy.test>\r\n\
+         Call-ID: {call}\r\n\
+         CSeq: 1 CANCEL\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The ACK Alice sends for a non-2xx final response (same branch as the INVITE).
+pub fn ack_non2xx(ruri: &str, call: &str, branch: &str, resp: &Sent) -> String {
+    let to = resp.header(HeaderName::To).unwrap();
+    format!(
+        "ACK {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.2:5060;branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: Alice <sip:alice@proxy.test>;tag=a1\r\n\
+         To: {to}\r\n\
+         Call-ID: {call}\r\n\
+         CSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The response of a UAS to a request it received (`to_tag` added when the To has none).
+pub fn respond(
+    req: &Sent,
+    code: u16,
+    reason: &str,
+    to_tag: &str,
+    extra: &[(HeaderName<'static>, &'static [u8])],
+) -> Vec<u8> {
+    let m = req.msg();
+    let mut out = Vec::new();
+    let reply = Reply::new(code, reason)
+        .with_to_tag(to_tag.as_bytes())
+        .with_headers(extra);
+    sip::write_response(&m, &reply, &mut out).unwrap();
+    out
+}
+
+/// Assert exactly one datagram was sent matching `dest` and `what`, and return it.
+pub fn one(sent: &[Sent], dest: &str, what: &str) -> Sent {
+    let hits: Vec<&Sent> = sent.iter().filter(|s| s.is(dest, what)).collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one {what} to {dest}, got: {:?}",
+        sent.iter()
+            .map(|s| format!("{} -> {}", s.what(), s.dest))
+            .collect::<Vec<_>>()
+    );
+    hits[0].clone()
+}
+
+pub fn summary(sent: &[Sent]) -> Vec<String> {
+    sent.iter()
+        .map(|s| format!("{}>{}", s.what(), s.dest))
+        .collect()
+}
