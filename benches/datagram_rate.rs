@@ -133,17 +133,30 @@ struct Row {
     answered: u64,
     proxy_datagrams: u64,
     proxy_dropped: u64,
+    proxy_turns: u64,
+    proxy_cpu_ns: u64,
+    client_cpu_ns: u64,
+    proxy_sleeps: u64,
 }
 
-fn run_row(
-    io: IoBackendChoice,
-    mode: Mode,
+/// The knobs shared by every row.
+#[derive(Clone, Copy)]
+struct Shape {
     workers: usize,
     seconds: f64,
     max: u64,
     sockets: usize,
     window: usize,
-) -> Row {
+}
+
+fn run_row(io: IoBackendChoice, client_io: IoBackendChoice, mode: Mode, shape: Shape) -> Row {
+    let Shape {
+        workers,
+        seconds,
+        max,
+        sockets,
+        window,
+    } = shape;
     let mut cfg = RuntimeConfig::new(vec!["127.0.0.1:0".parse().unwrap()], workers);
     cfg.io = io;
     cfg.thread_name = "proxy".into();
@@ -161,6 +174,7 @@ fn run_row(
     let listeners = sockets + usize::from(mode == Mode::Relay);
     let mut ccfg = RuntimeConfig::new(vec!["127.0.0.1:0".parse().unwrap(); listeners], 1);
     ccfg.listen_mode = ListenMode::PerWorker;
+    ccfg.io = client_io;
     ccfg.thread_name = "load".into();
     let s2 = shared.clone();
     let client = Runtime::start(ccfg, move |w| {
@@ -183,6 +197,9 @@ fn run_row(
     std::thread::sleep(Duration::from_millis(500));
     let a0 = shared.answered.load(Relaxed);
     let p0 = proxy.total();
+    let c0 = cpu_ns("proxy-");
+    let l0 = cpu_ns("load-");
+    let s0 = sleeps("proxy-");
     let t0 = Instant::now();
     let limit = Duration::from_secs_f64(seconds);
     while t0.elapsed() < limit && shared.answered.load(Relaxed) - a0 < max {
@@ -191,6 +208,9 @@ fn run_row(
     let elapsed = t0.elapsed().as_secs_f64();
     let a1 = shared.answered.load(Relaxed);
     let p1 = proxy.total();
+    let c1 = cpu_ns("proxy-");
+    let l1 = cpu_ns("load-");
+    let s1 = sleeps("proxy-");
     shared.running.store(false, Relaxed);
     client.shutdown(Duration::ZERO);
     let _ = client.join();
@@ -209,7 +229,54 @@ fn run_row(
             - (p0.datagrams_in + p0.datagrams_out),
         proxy_dropped: (p1.drop_socket_overflow + p1.send_errors)
             - (p0.drop_socket_overflow + p0.send_errors),
+        proxy_turns: p1.loop_turns - p0.loop_turns,
+        proxy_cpu_ns: c1 - c0,
+        client_cpu_ns: l1 - l0,
+        proxy_sleeps: s1 - s0,
     }
+}
+
+/// Nanoseconds on CPU so far of this process's threads whose name starts with `prefix`
+/// (from /proc/self/task/*/schedstat): the proxy's cost, independent of what else runs.
+fn cpu_ns(prefix: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut total = 0;
+    for task in dir.flatten() {
+        let p = task.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if comm.trim_end().starts_with(prefix) {
+            let stat = std::fs::read_to_string(p.join("schedstat")).unwrap_or_default();
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// Voluntary context switches (sleeps) so far of the threads named `prefix*`.
+fn sleeps(prefix: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut total = 0;
+    for task in dir.flatten() {
+        let p = task.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if comm.trim_end().starts_with(prefix) {
+            let status = std::fs::read_to_string(p.join("status")).unwrap_or_default();
+            total += status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
 }
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
@@ -243,23 +310,59 @@ fn main() {
         Ok(()) => backends.insert(0, IoBackendChoice::Uring),
         Err(why) => println!("io_uring unavailable here ({why}); poll only"),
     }
+    match args
+        .iter()
+        .position(|a| a == "--backend")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+    {
+        Some("uring") => backends.retain(|b| *b == IoBackendChoice::Uring),
+        Some("poll") => backends.retain(|b| *b == IoBackendChoice::Poll),
+        _ => {}
+    }
     println!(
         "datagram_rate: {workers} proxy worker(s), load client 1 worker x {sockets} sockets x window {window}, {seconds} s per row"
     );
-    println!("| backend | mode | proxy workers | answered req/s | proxy datagrams/s (in+out) | proxy drops |");
-    println!("|---|---|---|---|---|---|");
-    for mode in modes {
-        for &io in &backends {
-            let r = run_row(io, mode, workers, seconds, max, sockets, window);
-            println!(
-                "| {} | {:?} | {} | {:.0} | {:.0} | {} |",
-                r.backend,
-                r.mode,
-                r.workers,
-                r.answered as f64 / r.seconds,
-                r.proxy_datagrams as f64 / r.seconds,
-                r.proxy_dropped
-            );
+    println!("| backend | mode | proxy workers | answered req/s | proxy datagrams/s (in+out) | datagrams per loop turn | proxy CPU ns per datagram | proxy CPU use | load client CPU use | datagrams per proxy sleep | proxy drops |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let client_io = match args
+        .iter()
+        .position(|a| a == "--client-backend")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+    {
+        Some("poll") => IoBackendChoice::Poll,
+        Some("uring") => IoBackendChoice::Uring,
+        _ => IoBackendChoice::Auto,
+    };
+    let rounds: usize = arg(&args, "--rounds", 1usize).clamp(1, 10);
+    // Rounds alternate the backends, so a change in the machine's load hits both alike.
+    for _ in 0..rounds {
+        for &mode in &modes {
+            for &io in &backends {
+                let shape = Shape {
+                    workers,
+                    seconds,
+                    max,
+                    sockets,
+                    window,
+                };
+                let r = run_row(io, client_io, mode, shape);
+                println!(
+                    "| {} | {:?} | {} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0}% | {:.0}% | {:.1} | {} |",
+                    r.backend,
+                    r.mode,
+                    r.workers,
+                    r.answered as f64 / r.seconds,
+                    r.proxy_datagrams as f64 / r.seconds,
+                    r.proxy_datagrams as f64 / r.proxy_turns.max(1) as f64,
+                    r.proxy_cpu_ns as f64 / r.proxy_datagrams.max(1) as f64,
+                    r.proxy_cpu_ns as f64 / 1e7 / r.seconds,
+                    r.client_cpu_ns as f64 / 1e7 / r.seconds,
+                    r.proxy_datagrams as f64 / r.proxy_sleeps.max(1) as f64,
+                    r.proxy_dropped
+                );
+            }
         }
     }
 }

@@ -259,9 +259,11 @@ fn bench_datagram(c: &mut Criterion) {
             black_box(response.len());
         })
     });
-    assert_eq!(
-        out.status, 200,
-        "the benchmark must measure accepted REGISTERs"
+    // When the benchmark ran (it may be filtered out), it measured accepted REGISTERs.
+    assert!(
+        out.counters.requests == 0 || out.status == 200,
+        "status {}",
+        out.status
     );
     g.finish();
 }

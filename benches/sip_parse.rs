@@ -14,7 +14,7 @@
 use std::hint::black_box;
 use std::str::FromStr;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 
 const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP 192.0.2.101:5060;branch=z9hG4bK776asdhds-1a2b3c;rport\r\n\
@@ -366,5 +366,100 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// CPU time of this thread (CLOCK_THREAD_CPUTIME_ID): unlike wall time it does not grow
+/// when the scheduler runs other processes, which matters on a shared, loaded machine.
+fn thread_cpu_ns() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}
+
+/// Median over 7 rounds of the thread-CPU nanoseconds per call, each round about 100 ms.
+fn cpu_ns_per_op(mut f: impl FnMut()) -> f64 {
+    let mut iters = 64u64;
+    loop {
+        let t = thread_cpu_ns();
+        for _ in 0..iters {
+            f();
+        }
+        if thread_cpu_ns() - t > 20_000_000 {
+            break;
+        }
+        iters *= 2;
+    }
+    iters *= 5;
+    let mut rounds: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = thread_cpu_ns();
+            for _ in 0..iters {
+                f();
+            }
+            (thread_cpu_ns() - t) as f64 / iters as f64
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[3]
+}
+
+/// Prints a markdown table of thread-CPU ns per op (the figures in benches/results).
+fn cpu_table() {
+    println!("\n| message / operation | ringlet ns | rsip ns | ezk-sip-types ns | rsip / ringlet | ezk / ringlet |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut out = Vec::with_capacity(4096);
+    for (name, msg) in [
+        ("INVITE+SDP", INVITE),
+        ("REGISTER+auth", REGISTER),
+        ("200 OK", OK200),
+    ] {
+        let r = cpu_ns_per_op(|| {
+            black_box(ringlet_parse_fields(black_box(msg)));
+        });
+        let s = cpu_ns_per_op(|| {
+            black_box(rsip_parse_fields(black_box(msg)));
+        });
+        let e = cpu_ns_per_op(|| {
+            black_box(ezk_parse_fields(black_box(msg)));
+        });
+        println!(
+            "| {name} parse+fields | {r:.0} | {s:.0} | {e:.0} | {:.1}x | {:.1}x |",
+            s / r,
+            e / r
+        );
+        let p = cpu_ns_per_op(|| {
+            black_box(ringlet::sip::parse(black_box(msg)).map(|m| m.len()).ok());
+        });
+        println!("| {name} parse only (ringlet) | {p:.0} | | | | |");
+        let r = cpu_ns_per_op(|| {
+            black_box(ringlet_forward(black_box(msg), &mut out));
+        });
+        let s = cpu_ns_per_op(|| {
+            black_box(rsip_forward(black_box(msg), &mut out));
+        });
+        let e = cpu_ns_per_op(|| {
+            black_box(ezk_forward(black_box(msg), &mut out));
+        });
+        println!(
+            "| {name} parse+fields+forward | {r:.0} | {s:.0} | {e:.0} | {:.1}x | {:.1}x |",
+            s / r,
+            e / r
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    // `SIP_PARSE_CPU_TABLE=1`: only the thread-CPU-time table (fast, load-independent).
+    if std::env::var_os("SIP_PARSE_CPU_TABLE").is_some() {
+        cpu_table();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    cpu_table();
+}

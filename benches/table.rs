@@ -21,12 +21,14 @@ use ringlet::table::{ForwardingSnapshot, TableHandle};
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: every call is forwarded unchanged to MiMalloc, a sound global allocator; the
 // counter is only arithmetic on the sizes the caller passes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        PEAK.fetch_max(live + layout.size() as isize, Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { MiMalloc.alloc(layout) }
     }
@@ -155,6 +157,7 @@ fn tables(c: &mut Criterion) {
     for _ in 0..3 {
         drop(snap.take());
         let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
         let (t, cpu) = (Instant::now(), thread_cpu());
         let s = match ForwardingSnapshot::from_file(&path) {
             Ok(s) => s,
@@ -163,10 +166,12 @@ fn tables(c: &mut Criterion) {
         let (wall, cpu) = (t.elapsed(), thread_cpu() - cpu);
         times.push(cpu);
         let bytes = LIVE.load(Ordering::Relaxed) - before;
+        let peak = PEAK.load(Ordering::Relaxed) - before;
         println!(
-            "compile {:.3} s wall, {:.3} s CPU; snapshot heap {:.1} MB = {:.0} bytes per subscriber (incl. DIDs, aliases, forwards); {}",
+            "compile {:.3} s wall, {:.3} s CPU; peak extra heap while compiling {:.0} MB; snapshot heap {:.1} MB = {:.0} bytes per subscriber (incl. DIDs, aliases, forwards); {}",
             wall.as_secs_f64(),
             cpu.as_secs_f64(),
+            peak as f64 / 1e6,
             bytes as f64 / 1e6,
             bytes as f64 / SUBSCRIBERS as f64,
             s.counts()

@@ -3,14 +3,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 
 use ringlet::config::Config;
 use ringlet::load::cli::{run_load, run_tune, LoadArgs, TuneArgs};
-use ringlet::proxy::stateless::{StatelessCounters, StatelessProxy};
+use ringlet::proxy::provider::{
+    build_proxy, AuthEvent, AuthShared, ProviderConfig, ProviderShared,
+};
 use ringlet::runtime::{self, log, RuntimeConfig};
 use ringlet::table::cli::{run_table, run_user, TableCommand, UserCommand};
 
@@ -124,17 +126,53 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     }
     let rt = RuntimeConfig::from_config(&config);
     let drain = Duration::from_millis(config.runtime.drain_ms);
-    // The stateless relay (RFC 3261 §16.11) until the stateful proxy takes its place.
-    let mut relay_counters = Vec::new();
-    let factory = |w: &runtime::WorkerInfo| -> Box<dyn ringlet::endpoint::Endpoint> {
-        let relay = StatelessProxy::new(w.local_addrs.clone());
-        relay_counters.push(relay.counters());
-        Box::new(relay)
+    // The provider routing logic on the stateful proxy, one per worker, sharing the table.
+    let shared =
+        match ProviderShared::from_config(&config, ProviderConfig::default(), Instant::now()) {
+            Ok(s) => std::sync::Arc::new(s),
+            Err(e) => {
+                eprintln!("ringlet: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+    log::info(format_args!(
+        "table {}: {}",
+        shared.table.load().source().display(),
+        shared.table.load().counts()
+    ));
+    // Digest authentication: one nonce secret and clock anchor, a step per worker.
+    let auth = if config.auth.enabled {
+        let unix_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match AuthShared::from_config(&config.auth, Instant::now(), unix_secs) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("ringlet: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    } else {
+        log::warn(format_args!(
+            "[auth] enabled = false: From/To headers are believed, nobody is challenged"
+        ));
+        None
     };
-    let on_reload = || {
-        log::info(format_args!(
-            "nothing to reload yet: the forwarding table is not loaded by this version"
-        ))
+    let factory = |w: &runtime::WorkerInfo| -> Box<dyn ringlet::endpoint::Endpoint> {
+        let mut proxy = build_proxy(w.index, w.count, &w.local_addrs, &shared, Instant::now());
+        if let Some(auth) = &auth {
+            auth.install(
+                &mut proxy,
+                Some(Box::new(|e: &AuthEvent| log::warn(format_args!("{e}")))),
+            );
+        }
+        Box::new(proxy)
+    };
+    let on_reload = || match shared.table.reload_from(&config.files.table) {
+        Ok(report) => log::info(format_args!("{report}")),
+        Err(e) => log::error(format_args!(
+            "table reload refused, the old table stays: {e}"
+        )),
     };
     match runtime::serve(rt, factory, drain, on_reload) {
         Ok(total) => {
@@ -145,7 +183,6 @@ fn run(path: Option<PathBuf>) -> ExitCode {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             log::info(format_args!("stopped: {}", fields.join(" ")));
-            log::info(format_args!("relay: {}", relay_summary(&relay_counters)));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -153,22 +190,4 @@ fn run(path: Option<PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn relay_summary(counters: &[std::sync::Arc<StatelessCounters>]) -> String {
-    use std::sync::atomic::Ordering::Relaxed;
-    let sum = |f: fn(&StatelessCounters) -> &std::sync::atomic::AtomicU64| -> u64 {
-        counters.iter().map(|c| f(c).load(Relaxed)).sum()
-    };
-    format!(
-        "requests_relayed={} responses_relayed={} options_answered={} parse_errors={} errors_answered={} drop_not_ours={} drop_unroutable={} drop_malformed={}",
-        sum(|c| &c.requests_relayed),
-        sum(|c| &c.responses_relayed),
-        sum(|c| &c.options_answered),
-        sum(|c| &c.parse_errors),
-        sum(|c| &c.errors_answered),
-        sum(|c| &c.drop_not_ours),
-        sum(|c| &c.drop_unroutable),
-        sum(|c| &c.drop_malformed),
-    )
 }

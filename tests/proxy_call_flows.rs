@@ -429,3 +429,65 @@ fn bytes_per_transaction_are_reported() {
     let bytes = n.proxy.transaction_bytes();
     assert!(bytes > 400 && bytes < 8192, "{bytes}");
 }
+
+#[test]
+fn a_487_carrying_only_our_via_still_reaches_the_caller_with_hers() {
+    let mut n = net();
+    let sent = n.send_str(ALICE, &invite(BOB_URI, "call-v", "z9hG4bKv1"));
+    let inv = one(&sent, BOB, "INVITE");
+    n.send(BOB, &respond(&inv, 180, "Ringing", "b12", &[]));
+    let sent = n.send_str(ALICE, &cancel(BOB_URI, "call-v", "z9hG4bKv1"));
+    let c = one(&sent, BOB, "CANCEL");
+    n.send(BOB, &respond(&c, 200, "OK", "b12", &[]));
+    // A sloppy UAS builds its 487 from the CANCEL: only the proxy's Via.
+    let bad = String::from_utf8(respond(&c, 487, "Request Terminated", "b12", &[]))
+        .unwrap()
+        .replace("CSeq: 1 CANCEL", "CSeq: 1 INVITE");
+    let sent = n.send_str(BOB, &bad);
+    let up = one(&sent, ALICE, "487");
+    let via = up.msg().top_via().unwrap();
+    assert_eq!(via.branch, Some(&b"z9hG4bKv1"[..]));
+    assert_eq!(up.msg().vias().count(), 1);
+}
+
+#[test]
+fn handed_off_response_is_processed_by_the_owning_worker() {
+    let mut cfg0 = config();
+    cfg0.workers = 2;
+    let mut cfg1 = cfg0.clone();
+    cfg1.worker = 1;
+    let mut w0 = Net::new(cfg0, RelayToRequestUri);
+    let mut w1 = Net::new(cfg1, RelayToRequestUri);
+    // Worker 1 owns the INVITE; Bob's 180 happens to be read by worker 0.
+    let sent = w1.send_str(ALICE, &invite(BOB_URI, "call-ho", "z9hG4bKho"));
+    let inv = one(&sent, BOB, "INVITE");
+    let ringing = respond(&inv, 180, "Ringing", "b13", &[]);
+    let (sent, handoffs) = w0.send_with_handoffs(BOB, &ringing);
+    assert!(sent.is_empty());
+    assert_eq!(handoffs.len(), 1);
+    assert_eq!(handoffs[0].0, 1);
+    let sent = w1.send_handed_off(BOB, &handoffs[0].1);
+    one(&sent, ALICE, "180");
+    // A handed-off datagram is never handed on again (no ping-pong between workers).
+    let (sent, again) = w0.send_handed_off_with_handoffs(BOB, &ringing);
+    assert!(sent.is_empty() && again.is_empty());
+}
+
+#[test]
+fn rfc2543_peer_without_branch_is_matched_by_dialog_fields() {
+    let mut n = net();
+    let inv = invite(BOB_URI, "call-2543", "x").replace(";branch=x;rport", "");
+    let sent = n.send_str(ALICE, &inv);
+    let fwd = one(&sent, BOB, "INVITE");
+    // The retransmission is recognised without a branch.
+    assert_eq!(
+        summary(&n.send_str(ALICE, &inv)),
+        vec![format!("100>{ALICE}")]
+    );
+    let sent = n.send(BOB, &respond(&fwd, 404, "Not Found", "b14", &[]));
+    let nf = one(&sent, ALICE, "404");
+    // The ACK (same Via, no branch) is absorbed.
+    let ack = ack_non2xx(BOB_URI, "call-2543", "x", &nf).replace(";branch=x;rport", "");
+    assert!(n.send_str(ALICE, &ack).is_empty());
+    assert_eq!(n.proxy.transactions(), 1);
+}

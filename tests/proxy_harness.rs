@@ -143,6 +143,32 @@ impl<R: Router> Net<R> {
         (self.drain(), h)
     }
 
+    /// Deliver a datagram another worker handed over.
+    pub fn send_handed_off(&mut self, from: &str, bytes: &[u8]) -> Vec<Sent> {
+        self.send_handed_off_with_handoffs(from, bytes).0
+    }
+
+    pub fn send_handed_off_with_handoffs(
+        &mut self,
+        from: &str,
+        bytes: &[u8],
+    ) -> (Vec<Sent>, Vec<(usize, Vec<u8>)>) {
+        self.out.clear();
+        let inc = Incoming {
+            local: 0,
+            src: addr(from),
+            bytes,
+            handed_off: true,
+        };
+        self.proxy.on_datagram(self.now, inc, &mut self.out);
+        let h = self
+            .out
+            .handoffs()
+            .map(|(h, b)| (h.worker, b.to_vec()))
+            .collect();
+        (self.drain(), h)
+    }
+
     /// Let virtual time run for `d`, firing every timer on the way; everything sent, with the
     /// offset from the start of the test at which it was sent.
     pub fn advance(&mut self, d: Duration) -> Vec<(Duration, Sent)> {

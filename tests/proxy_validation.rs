@@ -329,3 +329,26 @@ fn rfc4475_forwarded_messages_keep_their_body_and_unknown_headers() {
     assert_eq!(m.body(), orig.body());
     assert_eq!(m.max_forwards().unwrap(), Some(69));
 }
+
+#[test]
+fn register_to_our_domain_with_a_preloaded_route_is_not_strict_routing() {
+    struct Registrar;
+    impl Router for Registrar {
+        fn route(&mut self, _: Instant, req: &Message<'_>, info: &RequestInfo) -> RouteDecision {
+            assert_eq!(req.request_uri(), Some(&b"sip:proxy.test"[..]));
+            assert!(info.uri_is_ours);
+            RouteDecision::Respond(Reply::new(200, "OK"))
+        }
+    }
+    let mut n = Net::new(config(), Registrar);
+    let req = request(
+        "REGISTER",
+        "sip:proxy.test",
+        "v-13",
+        "z9hG4bKv13",
+        1,
+        None,
+        &["Route: <sip:127.0.0.1:5060;lr>"],
+    );
+    one(&n.send_str(ALICE, &req), ALICE, "200/REGISTER");
+}

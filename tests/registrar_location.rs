@@ -456,3 +456,37 @@ fn concurrent_register_storm_with_lookups_stays_consistent() {
         }
     }
 }
+
+#[test]
+fn dump_lists_live_bindings_and_remove_aor_clears_one() {
+    let t0 = Instant::now();
+    let t = table(t0);
+    let mut out = BindingList::new();
+    for (aor, exp) in [
+        (&b"a@example.test"[..], 60),
+        (b"b@example.test", 600),
+        (b"c@example.test", 600),
+    ] {
+        let c = [contact(b"sip:x@127.0.0.1", exp, 1000)];
+        t.apply(
+            aor,
+            t0,
+            &change(b"c", 1, ContactSet::Contacts(&c)),
+            &mut out,
+        )
+        .unwrap();
+    }
+    let mut seen = Vec::new();
+    t.for_each_aor(t0 + Duration::from_secs(100), &mut out, |aor, list| {
+        seen.push((String::from_utf8_lossy(aor).into_owned(), list.len()));
+    });
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![("b@example.test".into(), 1), ("c@example.test".into(), 1)]
+    );
+    assert_eq!(t.remove_aor(b"b@example.test"), 1);
+    assert_eq!(t.remove_aor(b"b@example.test"), 0);
+    assert_eq!(t.lookup(b"b@example.test", t0, &mut out), 0);
+    assert_eq!(t.counts(), (2, 2));
+}

@@ -116,6 +116,7 @@ fn bindings_come_back_after_a_restart_and_expired_ones_do_not() {
     assert_eq!(b.received(), Some("127.0.0.7:40000".parse().unwrap()));
     assert_eq!(b.local(), 1);
     assert!(b.flags().has(BindingFlags::NAT));
+    assert_eq!(b.next_hop(), Some("127.0.0.7:40000".parse().unwrap()));
     assert_eq!(
         table.lookup(b"bob@example.test", t1, &mut out),
         0,
@@ -333,5 +334,65 @@ fn start_persistence_follows_the_config() {
     let mut out = BindingList::new();
     assert_eq!(again.lookup(b"alice@example.test", t0, &mut out), 1);
     drop(handle);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// Several threads register, refresh and remove while the writer runs with a tiny queue
+/// and a short interval (so updates are dropped and shards rewritten concurrently). After
+/// stop, the file must hold exactly what the table holds.
+#[test]
+fn concurrent_writers_and_the_write_behind_converge_to_the_table() {
+    let path = db_path("storm");
+    let t0 = Instant::now();
+    let table = Arc::new(LocationTable::new(TimeBase::new(t0, WALL0), 8, 8));
+    let handle = RegistrationStore::open(&path)
+        .unwrap()
+        .start(table.clone(), Duration::from_millis(2), 8)
+        .unwrap();
+    let threads: Vec<_> = (0..3)
+        .map(|w| {
+            let table = table.clone();
+            std::thread::spawn(move || {
+                for round in 1..=30u32 {
+                    for a in 0..60 {
+                        let aor = format!("w{w}a{a}@example.test");
+                        // Every third AoR ends unregistered on odd rounds.
+                        let expires = if a % 3 == 0 && round % 2 == 1 { 0 } else { 600 };
+                        let uri = format!("sip:w{w}a{a}@127.0.0.{}:{}", w + 1, 5000 + round % 2);
+                        register(&table, &aor, &uri, expires, round, t0);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let stats = handle.stop();
+    assert_eq!(stats.errors, 0, "{stats:?}");
+
+    let reloaded = LocationTable::new(TimeBase::new(t0, WALL0), 8, 8);
+    let report = RegistrationStore::open(&path)
+        .unwrap()
+        .load_into(&reloaded, WALL0)
+        .unwrap();
+    assert_eq!(report.loaded, table.counts().1, "{stats:?}");
+    let (mut a, mut b) = (BindingList::new(), BindingList::new());
+    for w in 0..3 {
+        for i in 0..60 {
+            let aor = format!("w{w}a{i}@example.test");
+            table.lookup(aor.as_bytes(), t0, &mut a);
+            reloaded.lookup(aor.as_bytes(), t0, &mut b);
+            let left: Vec<_> = a
+                .iter()
+                .map(|x| (x.contact().to_vec(), x.expires_in()))
+                .collect();
+            let right: Vec<_> = b
+                .iter()
+                .map(|x| (x.contact().to_vec(), x.expires_in()))
+                .collect();
+            assert_eq!(left, right, "{aor}");
+        }
+    }
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

@@ -92,10 +92,15 @@ impl Fixture {
         (self.out.status, self.out.reason)
     }
 
+    /// The response's header lines, Date left out (checked on its own below).
     fn headers(&self) -> String {
         let mut lines = Vec::new();
         self.out.write_header_lines(&mut lines);
-        String::from_utf8(lines).unwrap()
+        String::from_utf8(lines)
+            .unwrap()
+            .split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("Date: "))
+            .collect()
     }
 
     fn lookup(&self, aor: &str, at_secs: u64) -> BindingList {
@@ -432,4 +437,43 @@ fn lookup_user_resolves_aliases_and_tells_why_nothing_was_found() {
         reg.lookup_user(&f.dir, b"alice", b"other.test", at(1), &mut key, &mut list),
         UserLookup::NotLocal
     );
+}
+
+#[test]
+fn a_200_carries_the_date_from_the_virtual_clock() {
+    let t0 = Instant::now();
+    // Unix time 1 289 690 880 s at t0; the REGISTER is processed 60 s later.
+    let table = Arc::new(LocationTable::new(
+        TimeBase::new(t0, 1_289_690_880_000),
+        16,
+        8,
+    ));
+    let registrar = Registrar::new(table, &RegistrarConfig::in_memory());
+    let mut out = RegisterOutcome::new();
+    let mut r = req("alice", "c1", 1);
+    r.push_contact(contact("sip:alice@127.0.0.5:1"));
+    let from = RegisterSource {
+        src: "127.0.0.5:1".parse().unwrap(),
+        local: 0,
+        flags: BindingFlags::default(),
+    };
+    registrar.process(
+        &r,
+        &Directory::new(),
+        &from,
+        t0 + Duration::from_secs(60),
+        &mut out,
+    );
+    assert_eq!(out.status, 200);
+    let date: Vec<_> = out
+        .header_lines()
+        .filter(|l| l.starts_with("Date: "))
+        .collect();
+    // RFC 3261 §20.17's example date.
+    assert_eq!(date, ["Date: Sat, 13 Nov 2010 23:29:00 GMT"]);
+    // Refusals carry no Date.
+    let mut r = req("nobody", "c1", 1);
+    r.push_contact(contact("sip:x@127.0.0.5:1"));
+    registrar.process(&r, &Directory::new(), &from, t0, &mut out);
+    assert_eq!(out.header_lines().count(), 0);
 }

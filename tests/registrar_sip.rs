@@ -118,6 +118,14 @@ fn register_through_the_parser_and_writer() {
     assert_eq!(r.cseq().unwrap().seq, 1);
     assert_eq!(r.call_id().unwrap(), b"a1");
     assert_eq!(r.top_via().unwrap().branch, Some(&b"z9hG4bK-a1-1"[..]));
+    let date = r
+        .header(HeaderName::Date)
+        .expect("a 200 to REGISTER carries Date");
+    assert!(
+        sip::check_sip_date(date),
+        "{}",
+        String::from_utf8_lossy(date)
+    );
     assert_eq!(
         c.contacts(),
         vec![(

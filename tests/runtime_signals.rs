@@ -87,7 +87,7 @@ fn sigterm_drains_and_exits_zero_on_both_backends() {
         let config = format!("listen = [\"127.0.0.1:0\"]\n[runtime]\nworkers = 2\ncores = \"none\"\nio = \"{io}\"\ndrain_ms = 2000\n");
         let (mut child, rx, addr, startup) = spawn(&config, &format!("term-{io}.toml"));
         assert!(addr.ip().is_loopback());
-        // The stateless relay answers an OPTIONS for itself.
+        // The proxy answers an OPTIONS for itself.
         let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let me = c.local_addr().unwrap();
@@ -118,8 +118,11 @@ fn sigterm_drains_and_exits_zero_on_both_backends() {
             "{io}: {log:#?}"
         );
         assert!(log.iter().any(|l| l.contains("stopped")), "{io}: {log:#?}");
+        // The final counters: the one OPTIONS in, its answer out.
         assert!(
-            log.iter().any(|l| l.contains("options_answered=1")),
+            log.iter().any(|l| l.contains("stopped:")
+                && l.contains("datagrams_in=1 ")
+                && l.contains("datagrams_out=1 ")),
             "{io}: {log:#?}"
         );
         let workers = startup

@@ -283,3 +283,48 @@ fn malformed_datagrams_are_counted_and_answered() {
         assert_eq!(h.total().datagrams_in, 5);
     }
 }
+
+/// One worker listening on IPv4 and IPv6: OPTIONS answered on each, and a request that
+/// arrives over IPv4 for an IPv6 target leaves from the IPv6 listener.
+#[test]
+fn ipv4_and_ipv6_listeners_work_side_by_side() {
+    for io in backends() {
+        let mut cfg = ringlet::runtime::RuntimeConfig::new(
+            vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
+            1,
+        );
+        cfg.io = io;
+        let h = ringlet::runtime::Runtime::start(cfg, |w| {
+            Box::new(StatelessProxy::new(w.local_addrs.clone()))
+        })
+        .unwrap();
+        let (v4, v6) = (h.local_addrs()[0][0], h.local_addrs()[0][1]);
+        assert!(v6.is_ipv6());
+        let c6 = UdpSocket::bind("[::1]:0").unwrap();
+        c6.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let me6 = c6.local_addr().unwrap();
+        c6.send_to(options(v6, me6, "v6", 1).as_bytes(), v6)
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, from) = c6.recv_from(&mut buf).expect("OPTIONS over IPv6 answered");
+        assert_eq!(from, v6);
+        assert_eq!(status_of(&buf[..n]), 200);
+
+        let c4 = client();
+        let me4 = c4.local_addr().unwrap();
+        let msg = format!(
+            "MESSAGE sip:bob@{me6} SIP/2.0\r\nVia: SIP/2.0/UDP {me4};branch=z9hG4bKv4v6;rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@{me6}>\r\n\
+             Call-ID: v4v6\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        );
+        c4.send_to(msg.as_bytes(), v4).unwrap();
+        let (n, from) = c6.recv_from(&mut buf).expect("relayed to the IPv6 target");
+        assert_eq!(from, v6, "{io:?}: left from the IPv6 listener");
+        let m = sip::parse(&buf[..n]).unwrap();
+        assert_eq!(
+            m.top_via().unwrap().host,
+            format!("[{}]", v6.ip()).as_bytes()
+        );
+    }
+}

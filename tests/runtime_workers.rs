@@ -194,6 +194,10 @@ fn endpoint_deadlines_fire_and_drain_waits_for_them() {
         assert_eq!(bytes, b"late:two");
         let total = h.join().unwrap();
         assert_eq!(total.datagrams_out, 2);
+        assert_eq!(
+            total.drain_expired, 0,
+            "{io:?}: left because the work was done, not because time ran out"
+        );
     }
 }
 
@@ -269,5 +273,75 @@ fn an_exhausted_buffer_ring_is_refilled_and_rearmed_without_loss() {
                 "the ENOBUFS path ran: {t:?}"
             );
         }
+    }
+}
+
+#[test]
+fn a_drain_that_runs_out_leaves_and_says_so() {
+    for io in backends() {
+        let h = start(io, 1, |_| {
+            Box::new(Delayed {
+                delay: Duration::from_secs(3600),
+                pending: Vec::new(),
+            })
+        });
+        let server = h.local_addrs()[0][0];
+        let c = client();
+        c.send_to(b"never", server).unwrap();
+        let t0 = Instant::now();
+        while h.total().datagrams_in < 1 && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::yield_now();
+        }
+        h.shutdown(Duration::ZERO);
+        let total = h.join().unwrap();
+        assert_eq!(total.datagrams_in, 1, "{io:?}");
+        assert_eq!(
+            total.datagrams_out, 0,
+            "{io:?}: the answer was an hour away"
+        );
+        assert_eq!(total.drain_expired, 1, "{io:?}");
+    }
+}
+
+/// Answers every datagram from listeners 0, 1, 1, 2, 0, in that order (runs of the same
+/// socket interleaved: the poll backend groups them per sendmmsg, io_uring per SQE).
+struct Fanout;
+
+impl Endpoint for Fanout {
+    fn on_datagram(&mut self, _now: Instant, inc: Incoming<'_>, out: &mut Outbox) {
+        for l in [0u16, 1, 1, 2, 0] {
+            out.send(l, inc.src, format!("from{l}").as_bytes());
+        }
+    }
+    fn on_timeout(&mut self, _now: Instant, _out: &mut Outbox) {}
+    fn next_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn sends_leave_from_the_listener_the_endpoint_names() {
+    for io in backends() {
+        let mut cfg =
+            ringlet::runtime::RuntimeConfig::new(vec!["127.0.0.1:0".parse().unwrap(); 3], 1);
+        cfg.io = io;
+        let h = ringlet::runtime::Runtime::start(cfg, |_| Box::new(Fanout)).unwrap();
+        let addrs = h.local_addrs()[0].clone();
+        let c = client();
+        c.send_to(b"go", addrs[2]).unwrap();
+        let mut got: Vec<(String, SocketAddr)> = (0..5)
+            .map(|_| {
+                let (b, from) = recv(&c).expect("all five answers");
+                (String::from_utf8(b).unwrap(), from)
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<(String, SocketAddr)> = [0usize, 1, 1, 2, 0]
+            .iter()
+            .map(|l| (format!("from{l}"), addrs[*l]))
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{io:?}");
+        assert_eq!(h.total().datagrams_out, 5);
     }
 }

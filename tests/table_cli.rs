@@ -173,3 +173,102 @@ fn refused_edits_leave_the_file_untouched() {
     assert!(!text.contains("dan@example.net"));
     assert_eq!(text.lines().count(), EXAMPLE.lines().count() - 2);
 }
+
+/// The same round trip through the `ringlet` binary, password on stdin for `passwd`.
+#[test]
+fn binary_round_trip_and_error_exit() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_ringlet");
+    let dir = TempDir::new("cli-bin");
+    let path = dir.0.join("example.table");
+    std::fs::write(&path, EXAMPLE).unwrap();
+
+    let out = Command::new(bin)
+        .args(["user", "add"])
+        .arg(&path)
+        .args([
+            "zoe@example.net",
+            "--password",
+            "Pw-zoe-1",
+            "--groups",
+            "pstn,international",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = load(&path);
+    let zoe = s.subscriber(b"zoe", b"example.net").unwrap();
+    assert_eq!(
+        zoe.ha1_md5,
+        Some(ha1::ha1_md5("zoe", "example.net", "Pw-zoe-1"))
+    );
+    assert!(s.is_in_group(zoe.id, "international"));
+
+    let mut child = Command::new(bin)
+        .args(["user", "passwd"])
+        .arg(&path)
+        .arg("zoe@example.net")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Pw-zoe-2\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = load(&path);
+    let zoe = s.subscriber(b"zoe", b"example.net").unwrap();
+    assert_eq!(
+        zoe.ha1_sha256,
+        Some(ha1::ha1_sha256("zoe", "example.net", "Pw-zoe-2"))
+    );
+
+    let out = Command::new(bin)
+        .args(["table", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("subscribers  5"));
+
+    let out = Command::new(bin)
+        .args(["user", "del"])
+        .arg(&path)
+        .arg("zoe@example.net")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), EXAMPLE);
+
+    std::fs::write(&path, format!("{EXAMPLE}user x@example.com md5=123\n")).unwrap();
+    let out = Command::new(bin)
+        .args(["table", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let want = format!(
+        "{}:{}: subscriber \"x@example.com\": md5 must be 32 hex digits",
+        path.display(),
+        EXAMPLE.lines().count() + 1
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&want),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::algorithm::{Algorithm, AlgorithmSet};
 use super::failures::FailureLimit;
@@ -19,9 +19,12 @@ use super::nonce::{NonceSecret, SecretError};
 use super::pike::FloodLimit;
 
 /// Authentication, nonce and flood-protection settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
+    /// Challenge REGISTERs and our subscribers' requests. `false` believes the From/To
+    /// headers (closed networks and tests only: anyone can register as anyone).
+    pub enabled: bool,
     /// Digest algorithms offered and accepted (`"SHA-256"`, `"MD5"`). Challenges list
     /// SHA-256 first (RFC 8760 §2.4).
     pub algorithms: Vec<Algorithm>,
@@ -65,6 +68,7 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
+            enabled: true,
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             allow_without_qop: true,
             nonce_lifetime_secs: 300,
@@ -196,6 +200,12 @@ impl AuthConfig {
             window: Duration::from_secs(self.pike_window_secs),
             cooldown: Duration::from_secs(self.pike_cooldown_secs),
         }
+    }
+}
+
+impl Serialize for Algorithm {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.token())
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Config {
     pub sip: SipSection,
     pub files: FilesSection,
     pub management: ManagementSection,
+    /// `[auth]`: digest authentication, nonces, brute-force and flood limits.
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// `[runtime]`: workers, their cores and the I/O backend.
@@ -138,6 +140,7 @@ impl Default for Config {
             sip: SipSection::default(),
             files: FilesSection::default(),
             management: ManagementSection::default(),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -411,6 +414,9 @@ impl Config {
             if p.as_os_str().is_empty() {
                 return bad(key, "must not be empty; give a file path".into());
             }
+        }
+        if let Err(e) = self.auth.validate() {
+            return bad(&format!("auth.{}", e.key), e.reason);
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
-use crate::sip::{HeaderName, Message, RPort, Via};
+use crate::sip::{Credentials, HeaderName, Message, RPort, Via};
 
 use super::locality::{host_ip, Locality};
 use super::splice::{span_in, split_commas, EditList};
@@ -71,9 +71,10 @@ pub(crate) fn plan_routes(
     }
     let mut plan = RoutePlan::default();
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
-    // (our address without a user part); the real target is the last Route value.
+    // (our address, no user part, `lr`: a REGISTER to our domain is not one); the real
+    // target is the last Route value.
     if let (Some(Ok(ruri)), Some(last)) = (msg.request_uri_parsed(), buf.last_mut()) {
-        if ruri.user.is_none() && here.is_ours(&ruri) {
+        if ruri.user.is_none() && ruri.lr() && here.is_ours(&ruri) {
             last.removed = true;
             plan.strict_ruri = Some(last.uri.clone());
         }
@@ -233,6 +234,30 @@ pub(crate) struct ForwardSpec<'a> {
     pub record_route: Option<SocketAddr>,
     /// Extra header lines, each ending with CRLF.
     pub extra_headers: &'a [u8],
+    /// Whole header lines to leave out (consumed credentials, [`consumed_credentials`]).
+    pub remove_lines: &'a [Range<usize>],
+}
+
+/// The `Authorization` / `Proxy-Authorization` lines of `msg` whose Digest realm
+/// `consumes` claims, as byte ranges of whole lines, into `out` (cleared first). RFC 3261
+/// §7.3.1: these headers are never comma-combined, so each line holds one credential.
+pub(crate) fn consumed_credentials(
+    msg: &Message<'_>,
+    mut consumes: impl FnMut(&[u8]) -> bool,
+    out: &mut Vec<Range<usize>>,
+) {
+    out.clear();
+    let data = msg.datagram();
+    for h in msg.headers() {
+        if h.name != HeaderName::Authorization && h.name != HeaderName::ProxyAuthorization {
+            continue;
+        }
+        if let Ok(Credentials::Digest(c)) = Credentials::parse(h.value) {
+            if c.realm.is_some_and(&mut consumes) {
+                out.push(span_in(data, h.line));
+            }
+        }
+    }
 }
 
 /// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`.
@@ -293,6 +318,9 @@ pub(crate) fn write_forwarded_request(
     for d in plan.deletions.iter().flatten() {
         edits.delete(d.clone());
     }
+    for d in spec.remove_lines {
+        edits.delete(d.clone());
+    }
     if !spec.extra_headers.is_empty() {
         let end = msg.headers_span().end;
         edits.insert_with(end, |t| t.extend_from_slice(spec.extra_headers));
@@ -316,9 +344,11 @@ fn top_via_removal(msg: &Message<'_>) -> Option<Range<usize>> {
 /// Write `resp` without its top Via (ours) when `strip_via`, with `extra` lines
 /// (CRLF-ended) added, its challenges dropped when `drop_challenges` and, when `status` is
 /// given, a new status line.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_response_upstream(
     resp: &Message<'_>,
     strip_via: bool,
+    restore_vias: &[u8],
     status: Option<(u16, &str)>,
     drop_challenges: bool,
     extra: &[u8],
@@ -327,6 +357,13 @@ pub(crate) fn write_response_upstream(
 ) {
     let data = resp.datagram();
     edits.clear();
+    if !restore_vias.is_empty() {
+        // A peer that answered with our Via only: put the caller's Vias back (added before
+        // the deletion of ours, which may start at the same offset).
+        edits.insert_with(resp.headers_span().start, |t| {
+            t.extend_from_slice(restore_vias)
+        });
+    }
     if strip_via {
         if let Some(r) = top_via_removal(resp) {
             edits.delete(r);
@@ -353,6 +390,33 @@ pub(crate) fn write_response_upstream(
         edits.insert_with(resp.headers_span().end, |t| t.extend_from_slice(extra));
     }
     edits.apply(data, 0..resp.len(), out);
+}
+
+/// The Via lines of a request as its responses must carry them (received/rport on the top
+/// one, RFC 3261 §18.2.1, RFC 3581).
+pub(crate) fn write_request_vias(
+    req: &Message<'_>,
+    src: SocketAddr,
+    edits: &mut EditList,
+    out: &mut Vec<u8>,
+) {
+    let data = req.datagram();
+    let mut first = true;
+    for h in req.headers() {
+        if h.name != HeaderName::Via {
+            continue;
+        }
+        if first {
+            first = false;
+            edits.clear();
+            if let Ok(via) = req.top_via() {
+                top_via_edits(data, &via, src, edits);
+            }
+            edits.apply(data, span_in(data, h.line), out);
+        } else {
+            out.extend_from_slice(h.line);
+        }
+    }
 }
 
 /// Append the WWW-/Proxy-Authenticate lines of `resp` to `into` (§16.7 step 7).

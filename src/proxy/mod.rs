@@ -17,6 +17,7 @@ pub mod best_response;
 mod compose;
 pub mod config;
 pub mod locality;
+pub mod provider;
 pub mod router;
 mod splice;
 pub mod stateful;

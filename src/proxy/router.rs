@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::endpoint::ListenerId;
 use crate::sip::Message;
@@ -37,6 +37,11 @@ pub struct Target {
     /// Extra header lines for this branch only, each a whole `Name: value` without CRLF
     /// (e.g. `Diversion: <sip:alice@example.com>;reason=no-answer`).
     pub headers: Vec<String>,
+    /// INVITE only: give up on this branch (CANCEL it, count it as 408) when it has no
+    /// final response this long after it was sent, instead of waiting for Timer C (the
+    /// subscriber's no-answer timeout, OpenSIPS `fr_inv_timer`). Provisionals do not extend
+    /// it. `None`: Timer C as configured.
+    pub no_answer: Option<Duration>,
 }
 
 impl Target {
@@ -69,6 +74,11 @@ impl Target {
 
     pub fn with_header(mut self, line: impl Into<String>) -> Self {
         self.headers.push(line.into());
+        self
+    }
+
+    pub fn with_no_answer(mut self, after: Duration) -> Self {
+        self.no_answer = Some(after);
         self
     }
 }
@@ -121,6 +131,9 @@ pub struct RequestInfo {
     /// own Route was removed are relayed along it by the core without asking the router; the
     /// router sees the others (no Route left: the Request-URI is the remote target).
     pub in_dialog: bool,
+    /// Names this transaction until [`Router::transaction_ended`] is called with it (the
+    /// same value is in [`Failure::txn`]), for routers that keep per-transaction state.
+    pub txn: u64,
 }
 
 /// Why the failure route runs: every branch ended without a 2xx and nothing is left to try.
@@ -135,6 +148,8 @@ pub struct Failure<'a> {
     pub attempts: u32,
     pub src: SocketAddr,
     pub local: ListenerId,
+    /// The transaction, as in [`RequestInfo::txn`].
+    pub txn: u64,
 }
 
 /// What the failure route decided.
@@ -155,7 +170,10 @@ pub trait Router: Send {
     fn route(&mut self, now: Instant, req: &Message<'_>, info: &RequestInfo) -> RouteDecision;
 
     /// Every branch failed. Not called for a cancelled transaction (RFC 3261 §16.10: it
-    /// ends with 487) or once a 2xx or 6xx was received. `req` is the original request.
+    /// ends with 487) or once a 2xx was received. It is called after a 6xx (the other
+    /// branches are already cancelled, §16.7 step 5), so that a router may treat 600 Busy
+    /// Everywhere as busy; routers that do not want that answer `Forward` for 6xx.
+    /// `req` is the original request.
     fn failure_route(
         &mut self,
         now: Instant,
@@ -172,6 +190,21 @@ pub trait Router: Send {
     fn resolve(&mut self, host: &[u8], port: u16) -> Option<SocketAddr> {
         let _ = (host, port);
         None
+    }
+
+    /// Transaction `txn` (see [`RequestInfo::txn`]) has left the table: forget anything kept
+    /// for it. Called once per transaction.
+    fn transaction_ended(&mut self, txn: u64) {
+        let _ = txn;
+    }
+
+    /// Credentials (`Authorization`, `Proxy-Authorization`) for `realm` were meant for this
+    /// proxy: they are removed from every request it forwards, on every branch (OpenSIPS
+    /// `consume_credentials`). RFC 3261 §22.3: credentials for other realms pass unchanged,
+    /// so the default consumes none.
+    fn consumes_credentials(&mut self, realm: &[u8]) -> bool {
+        let _ = realm;
+        false
     }
 }
 

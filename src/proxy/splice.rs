@@ -58,8 +58,10 @@ impl EditList {
     /// Append `src[range]` with the edits applied to `out` (edits outside `range` are
     /// ignored).
     pub(crate) fn apply(&mut self, src: &[u8], range: Range<usize>, out: &mut Vec<u8>) {
-        // Stable: insertions at one position keep their order.
-        self.edits.sort_by_key(|e| e.at.start);
+        // Stable: insertions at one position keep their order, and come before a
+        // replacement that starts there (which would otherwise swallow them).
+        self.edits
+            .sort_by_key(|e| (e.at.start, e.at.end > e.at.start));
         let end = range.end.min(src.len());
         let mut cursor = range.start.min(end);
         for e in &self.edits {
@@ -153,6 +155,13 @@ mod tests {
         out.clear();
         e.apply(src, 3..9, &mut out);
         assert_eq!(out, b"dgHi");
+        // An insertion added after a deletion at the same offset is still written.
+        let mut e = EditList::default();
+        e.delete(0..3);
+        e.insert_with(0, |t| t.extend_from_slice(b"X"));
+        out.clear();
+        e.apply(src, 0..src.len(), &mut out);
+        assert_eq!(out, b"Xdefghij");
     }
 
     #[test]

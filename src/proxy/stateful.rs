@@ -42,9 +42,9 @@ use crate::txn::{
 
 use super::best_response::{forwarded_code, is_better, is_challenge};
 use super::compose::{
-    collect_challenges, loop_hash, plan_routes, response_destination, via_destination,
-    write_cancel_or_ack, write_forwarded_request, write_local_response, write_response_upstream,
-    ForwardSpec, RoutePlan, RouteValue,
+    collect_challenges, consumed_credentials, loop_hash, plan_routes, response_destination,
+    via_destination, write_cancel_or_ack, write_forwarded_request, write_local_response,
+    write_request_vias, write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -72,6 +72,8 @@ pub struct StatefulProxy<R: Router> {
     /// Scratch for a rebuilt forwarded request (CANCEL, ACK, retransmission).
     fwd: Vec<u8>,
     codes: Vec<u16>,
+    /// Scratch: credential lines the router consumed, left out of a forwarded request.
+    consumed: Vec<std::ops::Range<usize>>,
     index_hash: RandomState,
     check_hash: RandomState,
     stats: ProxyStats,
@@ -105,6 +107,7 @@ impl<R: Router> StatefulProxy<R> {
             buf: Vec::with_capacity(4096),
             fwd: Vec::with_capacity(4096),
             codes: Vec::new(),
+            consumed: Vec::new(),
             index_hash: RandomState::new(),
             check_hash: RandomState::new(),
             stats: ProxyStats::default(),
@@ -205,21 +208,6 @@ impl<R: Router> StatefulProxy<R> {
         })
     }
 
-    /// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
-    /// identifiers, so an ACK for one of them is recognised even without a transaction.
-    fn local_tag(&self, msg: &Message<'_>) -> [u8; 19] {
-        let h = loop_hash(msg)
-            ^ (msg
-                .top_via()
-                .ok()
-                .and_then(|v| v.branch)
-                .map_or(0, |b| b.len() as u32));
-        let mut t = [0u8; 19];
-        let mut w = &mut t[..];
-        let _ = write!(w, "rlt{:08x}{:08x}", self.cfg.branch_salt, h);
-        t
-    }
-
     fn is_local_tag(&self, tag: &[u8]) -> bool {
         let mut p = [0u8; 11];
         let mut w = &mut p[..];
@@ -241,7 +229,7 @@ impl<R: Router> StatefulProxy<R> {
         let dest = msg
             .top_via()
             .map_or(inc.src, |via| response_destination(&via, inc.src));
-        let tag = self.local_tag(msg);
+        let tag = local_tag(self.cfg.branch_salt, msg);
         let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
         let (edits, server) = (&mut self.edits, self.cfg.server_name.as_str());
         out.send_with(inc.local, dest, |buf| {
@@ -275,8 +263,10 @@ impl<R: Router> StatefulProxy<R> {
         if code >= 200 {
             t.answered = true;
         }
-        if !(t.is_invite && (200..300).contains(&code)) {
-            // Kept for resends to retransmitted requests (2xx to INVITE is end to end).
+        if t.is_invite && (200..300).contains(&code) {
+            // RFC 6026: INVITE retransmissions are absorbed from now on; nothing to resend.
+            t.last_response = Vec::new();
+        } else {
             t.last_response.clear();
             t.last_response.extend_from_slice(&self.buf);
         }
@@ -297,36 +287,116 @@ impl<R: Router> StatefulProxy<R> {
             let Ok(req) = sip::parse(&t.request) else {
                 return;
             };
-            let tag = self.local_tag(&req);
-            let to_tag = if code > 100 { Some(&tag[..]) } else { None };
-            self.buf.clear();
-            write_local_response(
-                &req,
-                t.src,
-                code,
-                reason,
-                to_tag,
-                extra,
-                &self.cfg.server_name,
+            let src = t.src;
+            Self::write_reply(
+                &self.cfg,
                 &mut self.edits,
                 &mut self.buf,
+                &req,
+                src,
+                code,
+                reason,
+                extra,
             );
         }
         self.send_upstream(now, h, code, out);
     }
 
+    /// [`Self::reply_in_txn`] when the request is at hand already parsed (no re-parse).
+    #[allow(clippy::too_many_arguments)]
+    fn reply_in_txn_with(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        req: &Message<'_>,
+        src: SocketAddr,
+        code: u16,
+        reason: &str,
+        extra: &[&str],
+        out: &mut Outbox,
+    ) {
+        Self::write_reply(
+            &self.cfg,
+            &mut self.edits,
+            &mut self.buf,
+            req,
+            src,
+            code,
+            reason,
+            extra,
+        );
+        self.send_upstream(now, h, code, out);
+    }
+
+    /// Write our response to `req` into `buf` (a To tag of ours above 100).
+    #[allow(clippy::too_many_arguments)]
+    fn write_reply(
+        cfg: &ProxyConfig,
+        edits: &mut EditList,
+        buf: &mut Vec<u8>,
+        req: &Message<'_>,
+        src: SocketAddr,
+        code: u16,
+        reason: &str,
+        extra: &[&str],
+    ) {
+        let tag = local_tag(cfg.branch_salt, req);
+        let to_tag = if code > 100 { Some(&tag[..]) } else { None };
+        buf.clear();
+        write_local_response(
+            req,
+            src,
+            code,
+            reason,
+            to_tag,
+            extra,
+            &cfg.server_name,
+            edits,
+            buf,
+        );
+    }
+
+    /// Take the stored request of `h` out, run `f` on it parsed and Route-processed, and put
+    /// it back (so `f` may use `self` freely; it must not reply through `h` meanwhile).
+    fn with_request<T>(
+        &mut self,
+        h: TxHandle,
+        f: impl FnOnce(&mut Self, &Message<'_>, &RoutePlan) -> T,
+    ) -> Option<T> {
+        let t = self.table.get_mut(h)?;
+        let request = std::mem::take(&mut t.request);
+        let result = match sip::parse(&request) {
+            Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
+                Ok(plan) => Some(f(self, &req, &plan)),
+                Err(()) => None,
+            },
+            Err(_) => None,
+        };
+        if let Some(t) = self.table.get_mut(h) {
+            t.request = request;
+        }
+        result
+    }
+
     /// Rebuild the request of branch `fork` of `h` into `self.fwd`.
     fn build_branch_request(&mut self, h: TxHandle, fork: usize) -> bool {
+        self.with_request(h, |s, req, plan| s.build_branch_with(req, plan, h, fork))
+            .unwrap_or(false)
+    }
+
+    /// Write the request of branch `fork` of `h` (from the parsed stored request) into
+    /// `self.fwd`.
+    fn build_branch_with(
+        &mut self,
+        req: &Message<'_>,
+        plan: &RoutePlan,
+        h: TxHandle,
+        fork: usize,
+    ) -> bool {
         let Some(t) = self.table.get(h) else {
             return false;
         };
         let Some(b) = t.branches.get(fork) else {
-            return false;
-        };
-        let Ok(req) = sip::parse(&t.request) else {
-            return false;
-        };
-        let Ok(plan) = plan_routes(&req, &self.here, &mut self.routes) else {
             return false;
         };
         let id = BranchId {
@@ -339,6 +409,12 @@ impl<R: Router> StatefulProxy<R> {
         }
         .encode();
         let via_addr = self.cfg.listen_addr(t.local);
+        let router = &mut self.router;
+        consumed_credentials(
+            req,
+            |realm| router.consumes_credentials(realm),
+            &mut self.consumed,
+        );
         let spec = ForwardSpec {
             via_addr,
             branch: id.as_bytes(),
@@ -346,9 +422,10 @@ impl<R: Router> StatefulProxy<R> {
             ruri: b.uri.as_deref().map(str::as_bytes),
             record_route: t.record_route.then_some(via_addr),
             extra_headers: b.headers.as_deref().unwrap_or(b""),
+            remove_lines: &self.consumed,
         };
         self.fwd.clear();
-        write_forwarded_request(&req, &plan, &spec, &mut self.edits, &mut self.fwd);
+        write_forwarded_request(req, plan, &spec, &mut self.edits, &mut self.fwd);
         true
     }
 
@@ -422,6 +499,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         if t.is_finished() {
             self.table.remove(h);
+            self.router.transaction_ended(txn_id(h));
             return;
         }
         if let Some(d) = t.next_deadline() {
@@ -629,6 +707,12 @@ impl<R: Router> StatefulProxy<R> {
         let mut br = [0u8; 25];
         let mut w = &mut br[..];
         let _ = write!(w, "z9hG4bKrs{h:016x}");
+        let router = &mut self.router;
+        consumed_credentials(
+            msg,
+            |realm| router.consumes_credentials(realm),
+            &mut self.consumed,
+        );
         let spec = ForwardSpec {
             via_addr: self.cfg.listen_addr(inc.local),
             branch: &br,
@@ -636,6 +720,7 @@ impl<R: Router> StatefulProxy<R> {
             ruri: None,
             record_route: None,
             extra_headers: b"",
+            remove_lines: &self.consumed,
         };
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
@@ -767,7 +852,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.transactions += 1;
         if is_invite {
             // RFC 3261 §16.2 / §17.2.1: 100 Trying at once, so the caller stops retransmitting.
-            self.reply_in_txn(now, h, 100, "Trying", &[], out);
+            self.reply_in_txn_with(now, h, msg, inc.src, 100, "Trying", &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
         let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
@@ -788,6 +873,7 @@ impl<R: Router> StatefulProxy<R> {
                 local: inc.local,
                 uri_is_ours,
                 in_dialog,
+                txn: txn_id(h),
             };
             self.router.route(now, msg, &info)
         };
@@ -798,7 +884,16 @@ impl<R: Router> StatefulProxy<R> {
             }
             RouteDecision::Respond(reply) => {
                 let extra: Vec<&str> = reply.headers.iter().map(String::as_str).collect();
-                self.reply_in_txn(now, h, reply.code, &reply.reason, &extra, out);
+                self.reply_in_txn_with(
+                    now,
+                    h,
+                    msg,
+                    inc.src,
+                    reply.code,
+                    &reply.reason,
+                    &extra,
+                    out,
+                );
             }
             RouteDecision::Drop => {
                 if let Some(t) = self.table.get_mut(h) {
@@ -829,13 +924,37 @@ impl<R: Router> StatefulProxy<R> {
         }
         let q = t.pending[0].q;
         let n = t.pending.iter().take_while(|x| x.q == q).count();
-        let group: Vec<Target> = t.pending.drain(..n).collect();
-        for target in group {
-            self.start_branch(now, h, target, out);
+        let group: Vec<Target> = if n == t.pending.len() {
+            // The last (usually the only) group: move the vector, no copy, memory given back.
+            std::mem::take(&mut t.pending)
+        } else {
+            t.pending.drain(..n).collect()
+        };
+        t.branches.reserve_exact(group.len());
+        let started = self.with_request(h, |s, req, plan| {
+            for target in group {
+                s.start_branch(now, h, req, plan, target, out);
+            }
+        });
+        if started.is_none() {
+            if let Some(t) = self.table.get_mut(h) {
+                t.best = Some(Best::Local {
+                    code: 500,
+                    reason: "Server Internal Error",
+                });
+            }
         }
     }
 
-    fn start_branch(&mut self, now: Instant, h: TxHandle, target: Target, out: &mut Outbox) {
+    fn start_branch(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        req: &Message<'_>,
+        plan: &RoutePlan,
+        target: Target,
+        out: &mut Outbox,
+    ) {
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -855,13 +974,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let dest = match target.next_hop {
             Some(a) => Ok(a),
-            None => match sip::parse(&t.request) {
-                Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
-                    Ok(plan) => Self::resolve(&mut self.router, &req, &plan, target.uri.as_deref()),
-                    Err(()) => Err(NextHopError::BadHost),
-                },
-                Err(_) => Err(NextHopError::BadHost),
-            },
+            None => Self::resolve(&mut self.router, req, plan, target.uri.as_deref()),
         };
         let is_invite = t.is_invite;
         let mut branch = Branch {
@@ -870,6 +983,7 @@ impl<R: Router> StatefulProxy<R> {
             headers,
             dest: dest.unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
             timer_c: None,
+            no_answer: target.no_answer,
             provisional: false,
             final_code: None,
             cancel: None,
@@ -893,13 +1007,14 @@ impl<R: Router> StatefulProxy<R> {
             Ok(_) => {
                 if is_invite {
                     branch.client = ClientSide::Invite(InviteClient::start(now, &self.cfg.timers));
-                    branch.timer_c = Some(now + self.cfg.timers.timer_c);
+                    let limit = target.no_answer.unwrap_or(self.cfg.timers.timer_c);
+                    branch.timer_c = Some(now + limit);
                 } else {
                     branch.client =
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
-                if self.build_branch_request(h, fork) {
+                if self.build_branch_with(req, plan, h, fork) {
                     if let Some(t) = self.table.get(h) {
                         out.send(t.local, t.branches[fork].dest, &self.fwd);
                     }
@@ -934,8 +1049,9 @@ impl<R: Router> StatefulProxy<R> {
                 continue;
             }
             let best = t.best.as_ref().map_or(500, Best::code);
-            let six = best >= 600;
-            if !six && t.failure_attempts < MAX_FAILURE_ROUTES && !t.branches.is_empty() {
+            // A 6xx reaches the failure route too (600 Busy Everywhere is busy); the router
+            // decides, and the other branches were cancelled when it arrived.
+            if t.failure_attempts < MAX_FAILURE_ROUTES && !t.branches.is_empty() {
                 t.failure_attempts += 1;
                 self.codes.clear();
                 self.codes
@@ -947,6 +1063,7 @@ impl<R: Router> StatefulProxy<R> {
                     attempts: t.failure_attempts - 1,
                     src: t.src,
                     local: t.local,
+                    txn: txn_id(h),
                 };
                 let decision = match sip::parse(&request) {
                     Ok(req) => self.router.failure_route(now, &req, &failure),
@@ -1004,6 +1121,7 @@ impl<R: Router> StatefulProxy<R> {
                         write_response_upstream(
                             &resp,
                             false,
+                            b"",
                             status,
                             merge,
                             &t.challenges,
@@ -1100,7 +1218,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.stateless_responses += 1;
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
-            write_response_upstream(msg, true, None, false, b"", edits, buf)
+            write_response_upstream(msg, true, b"", None, false, b"", edits, buf)
         });
     }
 
@@ -1136,6 +1254,11 @@ impl<R: Router> StatefulProxy<R> {
             self.stats.retransmissions += 1;
             return;
         }
+        let vias = if code > 100 {
+            self.missing_vias(h, msg)
+        } else {
+            Vec::new()
+        };
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -1145,7 +1268,7 @@ impl<R: Router> StatefulProxy<R> {
             101..=199 => {
                 if is_invite {
                     // §16.7 step 2 (via §16.6 step 11): a provisional resets Timer C.
-                    if b.timer_c.is_some() {
+                    if b.timer_c.is_some() && b.no_answer.is_none() {
                         b.timer_c = Some(now + timers.timer_c);
                     }
                     b.provisional = true;
@@ -1188,6 +1311,7 @@ impl<R: Router> StatefulProxy<R> {
                     write_response_upstream(
                         msg,
                         true,
+                        &vias,
                         None,
                         false,
                         b"",
@@ -1205,6 +1329,22 @@ impl<R: Router> StatefulProxy<R> {
         }
     }
 
+    /// The caller's Via lines when `resp` (from a branch of `h`) came back with our Via only
+    /// (a peer that answered a CANCEL's Via, say); empty, without allocating, otherwise.
+    fn missing_vias(&mut self, h: TxHandle, resp: &Message<'_>) -> Vec<u8> {
+        if resp.vias().nth(1).is_some() {
+            return Vec::new();
+        }
+        let Some(t) = self.table.get(h) else {
+            return Vec::new();
+        };
+        let mut vias = Vec::new();
+        if let Ok(req) = sip::parse(&t.request) {
+            write_request_vias(&req, t.src, &mut self.edits, &mut vias);
+        }
+        vias
+    }
+
     /// Forward a branch response upstream through the server transaction.
     fn forward_upstream(
         &mut self,
@@ -1215,7 +1355,17 @@ impl<R: Router> StatefulProxy<R> {
         out: &mut Outbox,
     ) {
         self.buf.clear();
-        write_response_upstream(msg, true, None, false, b"", &mut self.edits, &mut self.buf);
+        let vias = self.missing_vias(h, msg);
+        write_response_upstream(
+            msg,
+            true,
+            &vias,
+            None,
+            false,
+            b"",
+            &mut self.edits,
+            &mut self.buf,
+        );
         self.send_upstream(now, h, code, out);
     }
 
@@ -1326,6 +1476,21 @@ impl<R: Router> StatefulProxy<R> {
     }
 }
 
+/// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
+/// identifiers, so an ACK for one of them is recognised even without a transaction.
+fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
+    let h = loop_hash(msg)
+        ^ (msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch)
+            .map_or(0, |b| b.len() as u32));
+    let mut t = [0u8; 19];
+    let mut w = &mut t[..];
+    let _ = write!(w, "rlt{salt:08x}{h:08x}");
+    t
+}
+
 impl<R: Router> Endpoint for StatefulProxy<R> {
     fn on_datagram(&mut self, now: Instant, incoming: Incoming<'_>, out: &mut Outbox) {
         let msg = match sip::parse(incoming.bytes) {
@@ -1375,6 +1540,11 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
     fn next_timeout(&self) -> Option<Instant> {
         self.wheel.next_deadline()
     }
+}
+
+/// The [`RequestInfo::txn`] value of a transaction: its handle, slot and generation.
+fn txn_id(h: TxHandle) -> u64 {
+    (u64::from(h.slot) << 32) | u64::from(h.generation)
 }
 
 #[allow(dead_code)]

@@ -17,7 +17,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::endpoint::ListenerId;
 use crate::txn::{InviteClient, InviteServer, NonInviteClient, NonInviteServer};
@@ -112,6 +112,9 @@ pub(crate) struct Branch {
     pub dest: SocketAddr,
     /// RFC 3261 §16.6 step 11: Timer C (INVITE branches only).
     pub timer_c: Option<Instant>,
+    /// The target's no-answer limit ([`Target::no_answer`]): Timer C runs for this long from
+    /// the branch's start and provisionals do not reset it.
+    pub no_answer: Option<Duration>,
     /// A provisional response (101-199) arrived: the branch may be cancelled (§9.1).
     pub provisional: bool,
     /// The branch's final status as the response context sees it (a real response, or 408

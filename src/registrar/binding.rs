@@ -197,15 +197,23 @@ impl Binding {
         u32::try_from(left.div_ceil(1000)).unwrap_or(u32::MAX)
     }
 
+    /// Length of the binding's one heap block (its variable-length fields).
+    pub fn heap_len(&self) -> usize {
+        self.data.len()
+    }
+
     /// Bytes this binding occupies: the fixed part plus its one heap block (allocator
     /// rounding not counted).
     pub fn footprint(&self) -> usize {
         std::mem::size_of::<Binding>() + self.data.len()
     }
 
-    /// Lookup order: higher q first, then the most recently refreshed first.
+    /// Lookup order: higher q first, then the most recently refreshed first, then by
+    /// contact bytes, so that the order is total and a reload reproduces it exactly.
     pub(crate) fn order(a: &Binding, b: &Binding) -> std::cmp::Ordering {
-        b.q.cmp(&a.q).then(b.updated_ms.cmp(&a.updated_ms))
+        b.q.cmp(&a.q)
+            .then(b.updated_ms.cmp(&a.updated_ms))
+            .then_with(|| a.contact().cmp(b.contact()))
     }
 }
 
@@ -307,6 +315,17 @@ impl<'a> BindingRef<'a> {
 
     pub fn received(&self) -> Option<SocketAddr> {
         self.entry.received
+    }
+
+    /// Where a request to this contact should be sent instead of resolving its URI: the
+    /// REGISTER's source address when the binding is flagged NAT (nathelper's
+    /// `fix_nated_register` behaviour), else `None`.
+    pub fn next_hop(&self) -> Option<SocketAddr> {
+        if self.entry.flags.has(BindingFlags::NAT) {
+            self.entry.received
+        } else {
+            None
+        }
     }
 
     pub fn local(&self) -> ListenerId {

@@ -3,12 +3,13 @@
 //! ```text
 //!   aor ──fnv1a──► shard k = hash & (N-1)          (N a power of two, default 256)
 //!                  ┌──────────────────────────── Shard k (own cache lines) ──────────┐
-//!                  │ RwLock<HashMap<aor, Vec<Binding>>>   next_expiry_ms   dirty    │
+//!                  │ RwLock<HashMap<aor, BindingSet>>     next_expiry_ms   dirty    │
 //!                  └──────────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! Invariants:
-//! - Each AoR's `Vec<Binding>` is non-empty and sorted in lookup order (q descending, then
+//! - Each AoR's [`BindingSet`] (first binding inline) is non-empty and sorted in lookup
+//!   order (q descending, then
 //!   most recently refreshed first), so a lookup copies without sorting.
 //! - A REGISTER's changes to one AoR are validated first and applied only if all pass, under
 //!   that shard's write lock: readers see all of a REGISTER or none of it
@@ -30,6 +31,7 @@ use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use super::binding::{Binding, BindingFields, BindingFlags, BindingList, QValue, TimeBase};
+use super::binding_set::BindingSet;
 use super::persist::{AorUpdate, PersistSink};
 use crate::endpoint::ListenerId;
 
@@ -103,7 +105,7 @@ impl MemoryEstimate {
     }
 }
 
-type AorMap = HashMap<Box<[u8]>, Vec<Binding>>;
+type AorMap = HashMap<Box<[u8]>, BindingSet>;
 
 /// One shard, aligned so that two shards never share a cache line.
 #[repr(align(128))]
@@ -237,7 +239,7 @@ impl LocationTable {
             list.retain(|b| b.is_live(now_ms));
             removed = before - list.len();
         }
-        let stored: &[Binding] = map.get(aor).map_or(&[], |l| l.as_slice());
+        let stored: &[Binding] = map.get(aor).map_or(&[], |l| &l[..]);
 
         // Validation: nothing is written unless every change may be.
         let updates: &[ContactUpdate<'_>] = match change.contacts {
@@ -286,7 +288,7 @@ impl LocationTable {
             }
             ContactSet::Contacts(updates) => {
                 if !existed {
-                    map.insert(Box::from(aor), Vec::new());
+                    map.insert(Box::from(aor), BindingSet::default());
                 }
                 let Some(list) = map.get_mut(aor) else {
                     // Unreachable: the key is present (inserted just above if it was not).
@@ -321,9 +323,6 @@ impl LocationTable {
                     match pos {
                         Some(i) => list[i] = b,
                         None => {
-                            // Exact growth: most AoRs hold one or two bindings, and the
-                            // default doubling (to 4) would waste ~260 bytes per AoR.
-                            list.reserve_exact(1);
                             list.push(b);
                             added += 1;
                         }
@@ -373,7 +372,7 @@ impl LocationTable {
                 if !existed {
                     self.aors.fetch_add(1, Ordering::Relaxed);
                 }
-                self.queue(k, aor, list.as_slice());
+                self.queue(k, aor, &list[..]);
             }
             None => {}
         }
@@ -440,7 +439,7 @@ impl LocationTable {
                 .next_expiry_ms
                 .store(earliest, Ordering::Relaxed);
             for aor in &changed {
-                let list = map.get(aor).map_or(&[][..], |l| l.as_slice());
+                let list = map.get(aor).map_or(&[][..], |l| &l[..]);
                 self.queue(k, aor, list);
             }
         }
@@ -448,6 +447,43 @@ impl LocationTable {
             .fetch_sub(report.bindings_removed, Ordering::Relaxed);
         self.aors.fetch_sub(report.aors_removed, Ordering::Relaxed);
         report
+    }
+
+    /// Removes every binding of `aor` (management `ul_rm`); returns how many it had.
+    pub fn remove_aor(&self, aor: &[u8]) -> usize {
+        let k = self.shard_of(aor);
+        let mut map = self.write(k);
+        let Some(list) = map.remove(aor) else {
+            return 0;
+        };
+        self.aors.fetch_sub(1, Ordering::Relaxed);
+        self.bindings.fetch_sub(list.len(), Ordering::Relaxed);
+        self.queue(k, aor, &[]);
+        list.len()
+    }
+
+    /// Calls `f` with every AoR that has live bindings at `now` and those bindings
+    /// (management `ul_dump`). Holds one shard read lock at a time; `scratch` is refilled
+    /// for each AoR.
+    pub fn for_each_aor(
+        &self,
+        now: Instant,
+        scratch: &mut BindingList,
+        mut f: impl FnMut(&[u8], &BindingList),
+    ) {
+        let now_ms = self.time.ms(now);
+        for k in 0..self.shards.len() {
+            let map = self.read(k);
+            for (aor, list) in map.iter() {
+                scratch.clear();
+                for b in list.iter().filter(|b| b.is_live(now_ms)) {
+                    scratch.push(b, now_ms);
+                }
+                if !scratch.is_empty() {
+                    f(aor, scratch);
+                }
+            }
+        }
     }
 
     /// AoRs and bindings held (expired ones not yet swept included). Approximate while
@@ -463,7 +499,7 @@ impl LocationTable {
     pub fn memory_estimate(&self) -> MemoryEstimate {
         let mut m = MemoryEstimate::default();
         // A hashbrown slot holds the key (fat pointer) and the Vec, plus one control byte.
-        let slot = std::mem::size_of::<(Box<[u8]>, Vec<Binding>)>() + 1;
+        let slot = std::mem::size_of::<(Box<[u8]>, BindingSet)>() + 1;
         for k in 0..self.shards.len() {
             let map = self.read(k);
             m.bytes += map.capacity() * slot;
@@ -471,8 +507,8 @@ impl LocationTable {
                 m.aors += 1;
                 m.bindings += list.len();
                 m.bytes += aor.len();
-                m.bytes += list.iter().map(Binding::footprint).sum::<usize>();
-                m.bytes += (list.capacity() - list.len()) * std::mem::size_of::<Binding>();
+                m.bytes += list.iter().map(Binding::heap_len).sum::<usize>();
+                m.bytes += list.vec_bytes();
             }
         }
         m
@@ -490,13 +526,12 @@ impl LocationTable {
             .fetch_min(b.expires_at_ms, Ordering::Relaxed);
         if !map.contains_key(aor) {
             self.aors.fetch_add(1, Ordering::Relaxed);
-            map.insert(Box::from(aor), Vec::new());
+            map.insert(Box::from(aor), BindingSet::default());
         }
         let Some(list) = map.get_mut(aor) else { return };
         match list.iter().position(|x| x.contact() == b.contact()) {
             Some(i) => list[i] = b,
             None => {
-                list.reserve_exact(1);
                 list.push(b);
                 self.bindings.fetch_add(1, Ordering::Relaxed);
             }

@@ -10,7 +10,7 @@
 //!      7 expiry per contact: param > Expires header > default;
 //!        0 < e < min ─► 423 + Min-Expires, e > max ─► clamped
 //!        apply atomically (Call-ID/CSeq rule; limit)      else 500 / 503, nothing changed
-//!      8 200 with every current binding: Contact: <uri>;expires=N[;q=..], Path echoed
+//!      8 200 with every current binding: Contact: <uri>;expires=N[;q=..], Path echoed, Date
 //! ```
 //!
 //! Steps 3 and 4 (authentication, authorisation) belong to `auth/`: the proxy runs them
@@ -27,6 +27,7 @@ use std::time::Instant;
 use super::binding::{BindingFlags, BindingList, QValue, DEFAULT_Q};
 use super::config::RegistrarConfig;
 use super::location::{ApplyError, ContactSet, ContactUpdate, LocationTable, RegisterChange};
+use super::sip_date::write_sip_date;
 use crate::endpoint::ListenerId;
 
 /// Contacts one REGISTER may carry; more gets 400 (real UAs send one to three).
@@ -246,6 +247,8 @@ pub enum ResponseHeader {
     Unsupported,
     /// The stored Path echoed in a 200 (RFC 3327 §5.3).
     Path,
+    /// With a 200 (RFC 3261 §10.3 step 8 SHOULD; lets simple UAs set their clock).
+    Date,
 }
 
 impl ResponseHeader {
@@ -255,6 +258,7 @@ impl ResponseHeader {
             ResponseHeader::MinExpires => "Min-Expires",
             ResponseHeader::Unsupported => "Unsupported",
             ResponseHeader::Path => "Path",
+            ResponseHeader::Date => "Date",
         }
     }
 }
@@ -533,6 +537,9 @@ impl Registrar {
                 }
             });
         }
+        let time = self.table.time_base();
+        let unix_ms = time.to_unix_ms(time.ms(now));
+        out.header_with(ResponseHeader::Date, |v| write_sip_date(unix_ms, v));
         out.answer(200, "OK")
     }
 }

@@ -85,6 +85,7 @@ fn header_name(h: ResponseHeader) -> HeaderName<'static> {
         ResponseHeader::MinExpires => HeaderName::MinExpires,
         ResponseHeader::Unsupported => HeaderName::Unsupported,
         ResponseHeader::Path => HeaderName::Path,
+        ResponseHeader::Date => HeaderName::Date,
     }
 }
 

@@ -72,9 +72,9 @@ counters! {
     datagrams_in,
     /// Payload bytes read from the sockets.
     bytes_in,
-    /// Datagrams the kernel accepted for sending.
+    /// Datagrams sent (io_uring counts them at submission and takes back any that fail).
     datagrams_out,
-    /// Payload bytes the kernel accepted for sending.
+    /// Payload bytes sent (same rule).
     bytes_out,
     /// Sends that failed (e.g. EAGAIN with a full socket buffer, unreachable destination).
     send_errors,
@@ -101,6 +101,8 @@ counters! {
     timer_wakes,
     /// Loop turns (one clock read each).
     loop_turns,
+    /// Shutdowns where the drain time ran out with work still in flight (0 or 1).
+    drain_expired,
 }
 
 impl WorkerCounters {

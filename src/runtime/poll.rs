@@ -121,7 +121,9 @@ impl PollWorker {
             }
             if reading {
                 for l in 0..self.sockets.len() {
-                    if self.pollfds[l + 1].revents & libc::POLLIN != 0 {
+                    // POLLERR too: the read returns (and so clears) a pending socket error,
+                    // which would otherwise make every poll return at once.
+                    if self.pollfds[l + 1].revents != 0 {
                         self.receive(core, now, l);
                     }
                 }
@@ -134,7 +136,7 @@ impl PollWorker {
             match core.phase() {
                 Phase::Running => {}
                 Phase::Draining(deadline) => {
-                    if core.drained(now, deadline) {
+                    if core.may_leave(now, deadline, false) {
                         return Ok(());
                     }
                 }
@@ -232,54 +234,44 @@ impl PollWorker {
         }
     }
 
-    /// Send the core's outbox with one sendmmsg per run of datagrams on the same socket.
+    /// Send the core's outbox with one sendmmsg per run of datagrams on the same socket
+    /// (at most `batch` per call), then clear it.
     fn flush_sends(&mut self, core: &mut WorkerCore) {
-        if core.out.transmits().next().is_none() {
-            core.out.clear();
-            return;
-        }
-        let transmits: Vec<(ListenerId, std::net::SocketAddr, &[u8])> = core
-            .out
-            .transmits()
-            .map(|(t, b)| (t.local, t.dest, b))
-            .collect();
-        let counters = core.counters.clone();
-        let mut start = 0;
-        while start < transmits.len() {
-            let local = transmits[start].0;
-            let mut end = start;
-            while end < transmits.len() && transmits[end].0 == local && end - start < self.batch {
-                end += 1;
-            }
-            let Some(sock) = self.sockets.get(local as usize) else {
-                WorkerCounters::add(&counters.send_errors, (end - start) as u64);
-                start = end;
-                continue;
-            };
-            self.send_run(sock.as_raw_fd(), &transmits[start..end], &counters);
-            start = end;
-        }
-        drop(transmits);
-        core.out.clear();
-    }
-
-    fn send_run(
-        &mut self,
-        fd: i32,
-        run: &[(ListenerId, std::net::SocketAddr, &[u8])],
-        counters: &WorkerCounters,
-    ) {
+        let counters = &core.counters;
+        let mut run_local: Option<ListenerId> = None;
         self.send_addrs.clear();
         self.send_iovs.clear();
-        self.send_msgs.clear();
-        for (_, dest, bytes) in run {
-            self.send_addrs.push(SockAddr::from(*dest));
+        for (t, bytes) in core.out.transmits() {
+            if run_local != Some(t.local) || self.send_iovs.len() == self.batch {
+                if let Some(l) = run_local {
+                    self.send_run(l, counters);
+                }
+                run_local = Some(t.local);
+            }
+            self.send_addrs.push(SockAddr::from(t.dest));
             self.send_iovs.push(libc::iovec {
                 iov_base: bytes.as_ptr() as *mut libc::c_void,
                 iov_len: bytes.len(),
             });
         }
-        for i in 0..run.len() {
+        if let Some(l) = run_local {
+            self.send_run(l, counters);
+        }
+        core.out.clear();
+    }
+
+    /// Send the datagrams gathered in `send_addrs`/`send_iovs` from listener `local`, then
+    /// empty those lists. The iovecs point into the core's outbox, which outlives the call.
+    fn send_run(&mut self, local: ListenerId, counters: &WorkerCounters) {
+        let n = self.send_iovs.len();
+        let Some(fd) = self.sockets.get(local as usize).map(|s| s.as_raw_fd()) else {
+            WorkerCounters::add(&counters.send_errors, n as u64);
+            self.send_addrs.clear();
+            self.send_iovs.clear();
+            return;
+        };
+        self.send_msgs.clear();
+        for i in 0..n {
             // SAFETY: mmsghdr is plain data; zeroed means no control data and no flags.
             let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
             m.msg_hdr.msg_name = self.send_addrs[i].as_ptr() as *mut libc::c_void;
@@ -288,14 +280,21 @@ impl PollWorker {
             m.msg_hdr.msg_iovlen = 1;
             self.send_msgs.push(m);
         }
+        self.sendmmsg_all(fd, counters);
+        self.send_addrs.clear();
+        self.send_iovs.clear();
+    }
+
+    fn sendmmsg_all(&mut self, fd: i32, counters: &WorkerCounters) {
+        let run_len = self.send_msgs.len();
         let mut done = 0;
-        while done < run.len() {
+        while done < run_len {
             // SAFETY: entries done..len are initialised and point at live addresses and bytes.
             let rc = unsafe {
                 libc::sendmmsg(
                     fd,
                     self.send_msgs[done..].as_mut_ptr(),
-                    (run.len() - done) as libc::c_uint,
+                    (run_len - done) as libc::c_uint,
                     libc::MSG_DONTWAIT,
                 )
             };
@@ -304,7 +303,7 @@ impl PollWorker {
                 if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS)) {
                     // The socket buffer is full: the rest of this run is dropped, and SIP
                     // retransmission recovers, as after any loss on the wire.
-                    WorkerCounters::add(&counters.send_errors, (run.len() - done) as u64);
+                    WorkerCounters::add(&counters.send_errors, (run_len - done) as u64);
                     return;
                 }
                 // This one datagram is refused (e.g. EINVAL for its address): skip it.

@@ -10,7 +10,7 @@
 //!   RecvMsgMulti × L   RECV | listener   recv_hdr (msghdr template),        CQE without F_MORE
 //!                                        BufRing buffers (see buf_ring.rs)  (ENOBUFS, cancel, error)
 //!   Read (eventfd)     WAKE              wake_buf (8 bytes)                 its one CQE
-//!   SendMsg × N        SEND | batch      SendBatch b: msghdrs, iovecs,      its one CQE; batch b is
+//!   SendMsg × N        SEND | batch,i    SendBatch b: msghdrs, iovecs,      its one CQE; batch b is
 //!                                        addresses, the Outbox arena        reusable when all N are in
 //!   AsyncCancel        CANCEL            none                               its one CQE
 //! ```
@@ -44,6 +44,17 @@ const KIND_CANCEL: u64 = 4;
 
 fn user_data(kind: u64, index: usize) -> u64 {
     (kind << KIND_SHIFT) | index as u64
+}
+
+/// A send's user_data also names its place in the batch (to take back its byte count if
+/// it fails): batch in bits 24..56, datagram in bits 0..24.
+const SEND_INDEX_BITS: u32 = 24;
+
+fn send_user_data(batch: usize, i: usize) -> u64 {
+    user_data(
+        KIND_SEND,
+        (batch << SEND_INDEX_BITS) | (i & ((1 << SEND_INDEX_BITS) - 1)),
+    )
 }
 
 /// Send batches beyond this many in flight are refused (sends dropped and counted): the
@@ -101,6 +112,8 @@ struct SendBatch {
     msgs: Vec<libc::msghdr>,
     iovs: Vec<libc::iovec>,
     addrs: Vec<SockAddr>,
+    /// The socket each datagram leaves from.
+    fds: Vec<i32>,
     pending: usize,
 }
 
@@ -111,6 +124,7 @@ impl SendBatch {
             msgs: Vec::new(),
             iovs: Vec::new(),
             addrs: Vec::new(),
+            fds: Vec::new(),
             pending: 0,
         }
     }
@@ -130,6 +144,8 @@ pub(crate) struct UringWorker {
     batches: Vec<SendBatch>,
     free_batches: Vec<usize>,
     sends_in_flight: usize,
+    /// Sends pushed since the last wait (see `submit_and_wait`).
+    sends_queued: usize,
     setup: &'static str,
     cqes: Vec<(u64, i32, u32)>,
 }
@@ -168,6 +184,7 @@ impl UringWorker {
             batches: Vec::new(),
             free_batches: Vec::new(),
             sends_in_flight: 0,
+            sends_queued: 0,
             setup,
             cqes: Vec::with_capacity(entries as usize * 2),
         })
@@ -212,15 +229,29 @@ impl UringWorker {
     }
 
     /// Submit what is queued and wait for one completion or `deadline`.
-    fn submit_and_wait(&mut self, last_now: Instant, deadline: Option<Instant>) -> io::Result<()> {
+    ///
+    /// Sends queued since the last wait complete inline during this very submit (UDP sends
+    /// do not block), so waiting for just one completion would return at once with only
+    /// those and cost an extra turn. Waiting for `queued sends + 1` returns when something
+    /// new has happened: a datagram, a wake, the deadline (or a send that took longer).
+    /// While draining, the completion of those sends is itself the news the loop waits for
+    /// (it may leave once they are done), so one completion is enough.
+    fn submit_and_wait(
+        &mut self,
+        last_now: Instant,
+        deadline: Option<Instant>,
+        draining: bool,
+    ) -> io::Result<()> {
+        let queued = std::mem::take(&mut self.sends_queued);
+        let want = if draining { 1 } else { 1 + queued };
         let r = match deadline {
-            None => self.ring.submit_and_wait(1),
+            None => self.ring.submit_and_wait(want),
             Some(d) => {
                 // Measured from the previous turn's clock read: the wait may end slightly late
                 // (by that turn's processing time), never early.
                 let ts = types::Timespec::from(d.saturating_duration_since(last_now));
                 let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                self.ring.submitter().submit_with_args(want, &args)
             }
         };
         match r {
@@ -247,7 +278,7 @@ impl UringWorker {
         let mut reading = true;
         let mut now = Instant::now();
         loop {
-            self.submit_and_wait(now, core.deadline())?;
+            self.submit_and_wait(now, core.deadline(), !reading)?;
             now = Instant::now();
             WorkerCounters::add(&core.counters.loop_turns, 1);
 
@@ -272,7 +303,7 @@ impl UringWorker {
                         reading = false;
                         self.cancel_receives()?;
                     }
-                    if core.drained(now, deadline) && self.sends_in_flight == 0 {
+                    if core.may_leave(now, deadline, self.sends_in_flight > 0) {
                         break;
                     }
                 }
@@ -319,35 +350,43 @@ impl UringWorker {
         let Some(bid) = cqueue::buffer_select(flags) else {
             return;
         };
-        let counters = core.counters.clone();
         match types::RecvMsgOut::parse(self.bufs.buffer(bid, res as usize), &self.recv_hdr) {
             Ok(msg) => {
                 if let Some(total) = rxq_overflow_from_control(msg.control_data()) {
                     WorkerCounters::add(
-                        &counters.drop_socket_overflow,
+                        &core.counters.drop_socket_overflow,
                         self.overflow[l].observe(total),
                     );
                 }
                 let name_len = (msg.incoming_name_len() as usize).min(msg.name_data().len());
                 if msg.is_payload_truncated() {
-                    WorkerCounters::add(&counters.drop_truncated, 1);
+                    WorkerCounters::add(&core.counters.drop_truncated, 1);
                 } else if let Some(src) = sockaddr_bytes_to_std(&msg.name_data()[..name_len]) {
                     core.deliver(now, l as ListenerId, src, msg.payload_data());
                 } else {
-                    WorkerCounters::add(&counters.drop_bad_source, 1);
+                    WorkerCounters::add(&core.counters.drop_bad_source, 1);
                 }
             }
-            Err(()) => WorkerCounters::add(&counters.drop_bad_source, 1),
+            Err(()) => WorkerCounters::add(&core.counters.drop_bad_source, 1),
         }
         self.bufs.recycle(bid);
     }
 
-    fn on_send(&mut self, core: &mut WorkerCore, b: usize, res: i32) {
+    /// A send completed. It was counted in `datagrams_out` when submitted (so the counters
+    /// do not lag behind while the worker sleeps with its completion unreaped); a failure
+    /// takes the datagram back and counts it as a send error.
+    fn on_send(&mut self, core: &mut WorkerCore, index: usize, res: i32) {
+        let b = index >> SEND_INDEX_BITS;
+        let i = index & ((1 << SEND_INDEX_BITS) - 1);
         if res < 0 {
             WorkerCounters::add(&core.counters.send_errors, 1);
-        } else {
-            WorkerCounters::add(&core.counters.datagrams_out, 1);
-            WorkerCounters::add(&core.counters.bytes_out, res as u64);
+            let len = self
+                .batches
+                .get(b)
+                .and_then(|batch| batch.iovs.get(i))
+                .map_or(0, |v| v.iov_len);
+            WorkerCounters::add(&core.counters.datagrams_out, u64::MAX);
+            WorkerCounters::add(&core.counters.bytes_out, (len as u64).wrapping_neg());
         }
         self.sends_in_flight = self.sends_in_flight.saturating_sub(1);
         if let Some(batch) = self.batches.get_mut(b) {
@@ -383,13 +422,13 @@ impl UringWorker {
         batch.msgs.clear();
         batch.iovs.clear();
         batch.addrs.clear();
-        let mut fds = Vec::with_capacity(batch.out.len());
+        batch.fds.clear();
         for (t, bytes) in batch.out.transmits() {
             let Some(sock) = self.sockets.get(t.local as usize) else {
                 WorkerCounters::add(&core.counters.send_errors, 1);
                 continue;
             };
-            fds.push(sock.as_raw_fd());
+            batch.fds.push(sock.as_raw_fd());
             batch.addrs.push(SockAddr::from(t.dest));
             batch.iovs.push(libc::iovec {
                 iov_base: bytes.as_ptr() as *mut libc::c_void,
@@ -414,11 +453,16 @@ impl UringWorker {
             return Ok(());
         }
         self.sends_in_flight += n;
-        for (i, fd) in fds.into_iter().enumerate() {
+        self.sends_queued += n;
+        let bytes: usize = self.batches[b].iovs.iter().map(|v| v.iov_len).sum();
+        WorkerCounters::add(&core.counters.datagrams_out, n as u64);
+        WorkerCounters::add(&core.counters.bytes_out, bytes as u64);
+        for i in 0..n {
+            let fd = self.batches[b].fds[i];
             let msg = &self.batches[b].msgs[i] as *const libc::msghdr;
             let e = opcode::SendMsg::new(types::Fd(fd), msg)
                 .build()
-                .user_data(user_data(KIND_SEND, b));
+                .user_data(send_user_data(b, i));
             self.push(e)?;
         }
         Ok(())
@@ -454,7 +498,7 @@ impl UringWorker {
                 return Ok(());
             }
             let now = Instant::now();
-            self.submit_and_wait(now, Some(now + std::time::Duration::from_millis(10)))?;
+            self.submit_and_wait(now, Some(now + std::time::Duration::from_millis(10)), true)?;
             // Datagrams still completing are counted and recycled, but no longer answered:
             // the endpoint is done. Deliveries here would have nowhere to go.
             self.reap_quietly(core);

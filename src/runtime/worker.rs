@@ -233,10 +233,18 @@ impl WorkerCore {
         }
     }
 
-    /// While draining: true once the endpoint has nothing left in flight (no deadline) or
-    /// the drain time is over.
-    pub fn drained(&self, now: Instant, drain_deadline: Instant) -> bool {
-        self.endpoint.next_timeout().is_none() || now >= drain_deadline
+    /// While draining, whether the worker may leave now: yes once the endpoint has nothing
+    /// left in flight (no deadline) and the backend has no send outstanding; yes, counted
+    /// in `drain_expired`, when the drain time is over regardless.
+    pub fn may_leave(&self, now: Instant, drain_deadline: Instant, sends_in_flight: bool) -> bool {
+        if self.endpoint.next_timeout().is_none() && !sends_in_flight {
+            return true;
+        }
+        if now >= drain_deadline {
+            WorkerCounters::add(&self.counters.drain_expired, 1);
+            return true;
+        }
+        false
     }
 }
 

@@ -241,7 +241,10 @@ impl HeaderId {
                 return HeaderId::Other;
             }
             let (name, id) = NAME_LIST[slot as usize - 1];
-            if name.len() == raw.len() && name.eq_ignore_ascii_case(raw) {
+            // `name` is lower case letters and '-'; `raw` is a token. For such bytes
+            // `r | 0x20 == n` is exactly a case-insensitive match (the only other byte that
+            // ORs to '-' is CR, never in a token), and it compiles to a branch-free loop.
+            if name.len() == raw.len() && name.iter().zip(raw).all(|(&n, &r)| r | 0x20 == n) {
                 return id;
             }
             h = (h + 1) & (TABLE_SIZE - 1);

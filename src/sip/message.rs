@@ -28,16 +28,18 @@ use super::via::Via;
 /// Real traffic carries 10 to 25 header lines.
 pub const MAX_HEADERS: usize = 64;
 
+/// One header line. Offsets are 16-bit: the header block of a message must fit in the
+/// first 64 KiB of the datagram (the parser refuses larger ones with `MessageTooLarge`),
+/// which keeps a slot at 8 bytes and the whole index at 512 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HeaderSlot {
-    pub(crate) id: HeaderId,
-    pub(crate) name_len: u16,
     /// Start of the line (the name).
-    pub(crate) start: u32,
-    pub(crate) value_start: u32,
-    pub(crate) value_end: u32,
-    /// Just past the line's LF (after any continuation lines).
-    pub(crate) end: u32,
+    pub(crate) start: u16,
+    pub(crate) value_start: u16,
+    pub(crate) value_end: u16,
+    pub(crate) id: HeaderId,
+    /// Length of the name (names are at most 255 bytes).
+    pub(crate) name_len: u8,
 }
 
 impl HeaderSlot {
@@ -47,7 +49,6 @@ impl HeaderSlot {
         start: 0,
         value_start: 0,
         value_end: 0,
-        end: 0,
     };
 }
 
@@ -128,6 +129,24 @@ impl<'a> Message<'a> {
             None
         } else {
             Some(&self.slots[i as usize])
+        }
+    }
+
+    /// Index of the first slot with this id.
+    #[inline]
+    pub(crate) fn first_index(&self, id: HeaderId) -> Option<usize> {
+        let i = self.first[id as usize];
+        (i != u8::MAX).then_some(i as usize)
+    }
+
+    /// End of slot `i`'s line, just past its LF (after any continuation lines): lines are
+    /// contiguous, so it is where the next line starts, or the blank line for the last.
+    #[inline]
+    pub(crate) fn line_end(&self, i: usize) -> u32 {
+        if i + 1 < self.count as usize {
+            u32::from(self.slots[i + 1].start)
+        } else {
+            self.headers_end
         }
     }
 
@@ -237,14 +256,15 @@ impl<'a> Message<'a> {
 
     /// Every header line in order.
     pub fn headers(&self) -> impl Iterator<Item = Header<'a>> + '_ {
-        self.slots().iter().map(move |s| self.header_at(s))
+        (0..self.count as usize).map(move |i| self.header_at(i))
     }
 
-    fn header_at(&self, s: &HeaderSlot) -> Header<'a> {
+    fn header_at(&self, i: usize) -> Header<'a> {
+        let s = &self.slots[i];
         Header {
             name: s.id.name(self.name_of(s)),
             value: self.value_of(s),
-            line: &self.buf[s.start as usize..s.end as usize],
+            line: &self.buf[s.start as usize..self.line_end(i) as usize],
         }
     }
 

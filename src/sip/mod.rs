@@ -68,7 +68,7 @@ pub use header::HeaderName;
 pub use message::{Header, Message, MAX_HEADERS};
 pub use method::Method;
 pub use name_addr::{BadNameAddr, Contact, NameAddr};
-pub use parse::{parse, parse_for_reply};
+pub use parse::{parse, parse_for_reply, MAX_HEAD};
 pub use response::{write_response, Reply};
 pub use scan::{unquote, Params};
 pub use uri::{uri_eq, BadUri, Host, Scheme, Uri};

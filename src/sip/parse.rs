@@ -12,9 +12,10 @@
 //!                                                                       └ headers_end
 //! ```
 //!
-//! Invariants: slots are in message order; `start <= value_start <= value_end <= end`;
-//! a folded value (continuation lines starting with SP/HTAB) is one slot whose value span
-//! covers the continuation lines; `end` is just past the line's LF.
+//! Invariants: slots are in message order and their lines are contiguous (a line ends
+//! where the next slot starts, the last one at the blank line), so a slot stores no end;
+//! `start <= value_start <= value_end`; a folded value (continuation lines starting with
+//! SP/HTAB) is one slot whose value span covers the continuation lines.
 
 use memchr::memchr;
 
@@ -24,6 +25,9 @@ use super::message::{HeaderSlot, Message, StartLine, MAX_HEADERS};
 use super::method::Method;
 use super::scan::{self, TOKEN, WS};
 use super::uri::Uri;
+
+/// The header block (start line included) must end within this many bytes of the datagram.
+pub const MAX_HEAD: usize = u16::MAX as usize;
 
 /// Parses one SIP message from the start of `buf`.
 ///
@@ -78,6 +82,10 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             }
             None => return Err(ParseError::new(K::Incomplete, buf.len())),
         };
+        if nl >= MAX_HEAD {
+            // Slots hold 16-bit offsets (see `HeaderSlot`).
+            return Err(ParseError::new(K::MessageTooLarge, pos));
+        }
         let content_end = if nl > pos && buf[nl - 1] == b'\r' {
             nl - 1
         } else {
@@ -100,22 +108,21 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             let lead = scan::span(text, WS);
             if lead < text.len() {
                 if slot.value_start == slot.value_end {
-                    slot.value_start = (pos + lead) as u32;
+                    slot.value_start = (pos + lead) as u16;
                 }
                 let mut e = content_end;
                 while e > pos && scan::is(buf[e - 1], WS) {
                     e -= 1;
                 }
-                slot.value_end = e as u32;
+                slot.value_end = e as u16;
             }
-            slot.end = (nl + 1) as u32;
             pos = nl + 1;
             continue;
         }
         // name *(SP/HTAB) ":" LWS value
         let line = &buf[pos..content_end];
         let name_len = scan::span(line, TOKEN);
-        if name_len == 0 {
+        if name_len == 0 || name_len > usize::from(u8::MAX) {
             return Err(ParseError::new(K::BadHeaderLine, pos));
         }
         let mut i = name_len;
@@ -139,11 +146,10 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         let id = HeaderId::from_name(&line[..name_len]);
         msg.slots[n] = HeaderSlot {
             id,
-            name_len: name_len.min(u16::MAX as usize) as u16,
-            start: pos as u32,
-            value_start: (pos + i) as u32,
-            value_end: (pos + e) as u32,
-            end: (nl + 1) as u32,
+            name_len: name_len as u8,
+            start: pos as u16,
+            value_start: (pos + i) as u16,
+            value_end: (pos + e) as u16,
         };
         let first = &mut msg.first[id as usize];
         if *first == u8::MAX {
@@ -279,4 +285,76 @@ fn parse_start_line(
         method: Method::from_bytes(&line[..m]),
         uri: ((start + m + 1) as u32, (start + last_sp) as u32),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[String], body: &[u8]) -> Vec<u8> {
+        let mut m = b"OPTIONS sip:a@example.com SIP/2.0\r\n".to_vec();
+        for h in headers {
+            m.extend_from_slice(h.as_bytes());
+            m.extend_from_slice(b"\r\n");
+        }
+        m.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    #[test]
+    fn limits() {
+        let h: Vec<String> = (0..63).map(|i| format!("X-H{i}: {i}")).collect();
+        let m = request(&h, b"");
+        assert_eq!(parse(&m).unwrap().header_count(), 64);
+        let h: Vec<String> = (0..64).map(|i| format!("X-H{i}: {i}")).collect();
+        let e = parse(&request(&h, b"")).unwrap_err();
+        assert_eq!((e.kind, e.status()), (K::TooManyHeaders, 513));
+        // A large body is fine; a header block past 64 KiB is not.
+        let big = vec![b'x'; 100_000];
+        assert_eq!(parse(&request(&[], &big)).unwrap().body().len(), 100_000);
+        let long = format!("X-Long: {}", "y".repeat(70_000));
+        assert_eq!(
+            parse(&request(&[long], b"")).unwrap_err().kind,
+            K::MessageTooLarge
+        );
+        let name = format!("{}: v", "n".repeat(256));
+        assert_eq!(
+            parse(&request(&[name], b"")).unwrap_err().kind,
+            K::BadHeaderLine
+        );
+    }
+
+    #[test]
+    fn start_lines() {
+        assert!(parse(b"\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n").is_ok());
+        for (bad, kind) in [
+            (&b"OPTIONS sip:a@b SIP/2.0 \r\n\r\n"[..], K::BadStartLine),
+            (b"OPTIONS  sip:a@b SIP/2.0\r\n\r\n", K::BadRequestUri),
+            (b"OPTIONS sip:a@b SIP/3.0\r\n\r\n", K::BadVersion),
+            (b"OPTIONS sip:a@b\r\n\r\n", K::BadStartLine),
+            (b"SIP/2.0 99 Low\r\n\r\n", K::BadStatusCode),
+            (b"SIP/2.0 2000 OK\r\n\r\n", K::BadStatusCode),
+            (b"SIP/2.0 200 O\x01K\r\n\r\n", K::BadReasonPhrase),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\nno colon\r\n\r\n",
+                K::BadHeaderLine,
+            ),
+            (
+                b"OPTIONS sip:a@b SIP/2.0\r\n folded first\r\n\r\n",
+                K::BadHeaderLine,
+            ),
+            (b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n", K::Incomplete),
+            (b"", K::Incomplete),
+        ] {
+            assert_eq!(
+                parse(bad).unwrap_err().kind,
+                kind,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let r = parse(b"SIP/2.0 180 Ringing\r\nl: 0\r\n\r\n").unwrap();
+        assert_eq!((r.status(), r.reason()), (Some(180), Some(&b"Ringing"[..])));
+    }
 }

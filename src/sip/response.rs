@@ -70,7 +70,7 @@ pub fn write_response(
     out.extend_from_slice(reply.reason);
     out.extend_from_slice(b"\r\n");
     let need_tag = reply.status > 100 && reply.to_tag.is_some() && !to_has_tag(req);
-    for s in req.slots() {
+    for (i, s) in req.slots().iter().enumerate() {
         let copy = match s.id {
             HeaderId::Via | HeaderId::From | HeaderId::CallId | HeaderId::CSeq => true,
             HeaderId::Timestamp => reply.status == 100,
@@ -80,7 +80,7 @@ pub fn write_response(
                     out.extend_from_slice(&buf[s.start as usize..s.value_end as usize]);
                     out.extend_from_slice(b";tag=");
                     out.extend_from_slice(reply.to_tag.unwrap_or_default());
-                    out.extend_from_slice(&buf[s.value_end as usize..s.end as usize]);
+                    out.extend_from_slice(&buf[s.value_end as usize..req.line_end(i) as usize]);
                     // Only the first To line gets the tag; a duplicate To is not copied.
                     false
                 } else {
@@ -90,7 +90,7 @@ pub fn write_response(
             _ => false,
         };
         if copy {
-            let line = &req.datagram()[s.start as usize..s.end as usize];
+            let line = &req.datagram()[s.start as usize..req.line_end(i) as usize];
             out.extend_from_slice(line);
             if !line.ends_with(b"\n") {
                 out.extend_from_slice(b"\r\n");

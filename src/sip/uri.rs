@@ -48,23 +48,39 @@ impl<'a> Host<'a> {
                 && inner.contains(&b':');
             return ok.then_some(Host::Ipv6(inner));
         }
-        if !scan::all(s, HOST) || s.contains(&b':') {
-            return None;
+        // One pass: host characters only, no ':', and note whether it is all digits/dots.
+        let mut numeric = true;
+        for &b in s {
+            if !scan::is(b, HOST) || b == b':' {
+                return None;
+            }
+            numeric &= b.is_ascii_digit() || b == b'.';
         }
-        if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+        if numeric {
             // All digits and dots: an IPv4 address or nothing (RFC 3261 toplabel starts
             // with a letter).
-            return std::str::from_utf8(s)
-                .ok()?
-                .parse::<Ipv4Addr>()
-                .ok()
-                .map(Host::Ipv4);
+            return parse_ipv4(s).map(Host::Ipv4);
         }
         if s[0] == b'.' || s[0] == b'-' {
             return None;
         }
         Some(Host::Name(s))
     }
+}
+
+/// Dotted-quad IPv4 (digits and dots already checked): four parts of 1 to 3 digits, each
+/// at most 255.
+fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    let mut parts = [0u8; 4];
+    let mut n = 0;
+    for part in s.split(|&b| b == b'.') {
+        if n == 4 || part.is_empty() || part.len() > 3 {
+            return None;
+        }
+        parts[n] = scan::parse_u32(part, 255)? as u8;
+        n += 1;
+    }
+    (n == 4).then(|| Ipv4Addr::from(parts))
 }
 
 /// A parsed URI. All slices borrow from the message; escapes are not decoded.
@@ -467,6 +483,14 @@ mod tests {
         assert_eq!(x.transport(), Some(&b"tcp"[..]));
         assert!(x.lr());
         assert_eq!(x.header_fields().count(), 2);
+        assert_eq!(Host::parse(b"1.2.3"), None);
+        assert_eq!(Host::parse(b"1.2.3.256"), None);
+        assert_eq!(Host::parse(b"1..2.3"), None);
+        assert_eq!(Host::parse(b"1.2.3.4.5"), None);
+        assert_eq!(
+            Host::parse(b"255.0.10.1"),
+            Some(Host::Ipv4(Ipv4Addr::new(255, 0, 10, 1)))
+        );
         let y = u("sips:192.0.2.4");
         assert_eq!(y.host, Host::Ipv4(Ipv4Addr::new(192, 0, 2, 4)));
         assert_eq!(y.user, None);

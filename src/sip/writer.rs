@@ -205,7 +205,7 @@ impl<'e> Edits<'e> {
         }
         let at = msg
             .first_slot(HeaderId::Via)
-            .map_or(msg.headers_start, |s| s.start);
+            .map_or(msg.headers_start, |s| u32::from(s.start));
         self.push(at as usize, at as usize, Piece::Via(via))
     }
 
@@ -278,9 +278,10 @@ impl<'e> Edits<'e> {
         if !self.bind(msg) {
             return self;
         }
-        let Some(slot) = msg.first_slot(id) else {
+        let Some(index) = msg.first_index(id) else {
             return self.fail(WriteError::MissingHeader(label));
         };
+        let slot = &msg.slots()[index];
         let v = msg.value_of(slot);
         match scan::next_comma(v) {
             Some(c) => {
@@ -290,7 +291,11 @@ impl<'e> Edits<'e> {
                 let at = slot.value_start as usize;
                 self.push(at, at + c + 1 + skip, Piece::Nothing)
             }
-            None => self.push(slot.start as usize, slot.end as usize, Piece::Nothing),
+            None => self.push(
+                slot.start as usize,
+                msg.line_end(index) as usize,
+                Piece::Nothing,
+            ),
         }
     }
 
@@ -366,7 +371,7 @@ impl<'e> Edits<'e> {
                 );
                 first = false;
             } else {
-                self.push(s.start as usize, s.end as usize, Piece::Nothing);
+                self.push(s.start as usize, msg.line_end(i) as usize, Piece::Nothing);
             }
         }
         if first {
@@ -386,7 +391,7 @@ impl<'e> Edits<'e> {
         }
         for (i, s) in msg.slots().iter().enumerate() {
             if same_name(msg, i, &name) {
-                self.push(s.start as usize, s.end as usize, Piece::Nothing);
+                self.push(s.start as usize, msg.line_end(i) as usize, Piece::Nothing);
             }
         }
         self
@@ -432,8 +437,8 @@ impl<'e> Edits<'e> {
                     && self.body.is_none();
                 if !same {
                     list[n] = Edit {
-                        at: s.value_start,
-                        del_end: s.value_end,
+                        at: u32::from(s.value_start),
+                        del_end: u32::from(s.value_end),
                         piece: Piece::ContentLengthValue,
                     };
                     n += 1;

@@ -153,10 +153,14 @@ fn parse_transport(s: &str) -> Option<Transport> {
     }
 }
 
-/// Parse every line; return the directives or every error found (in line order).
-pub fn parse_text(text: &str, file: &Path, file_index: u16) -> (Vec<Located>, Vec<TableError>) {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
+/// Parse every line, appending directives to `out` and errors (in line order) to `errors`.
+pub fn parse_text(
+    text: &str,
+    file: &Path,
+    file_index: u16,
+    out: &mut Vec<Located>,
+    errors: &mut Vec<TableError>,
+) {
     for (idx, line) in text.lines().enumerate() {
         let ctx = LineCtx {
             file,
@@ -175,7 +179,6 @@ pub fn parse_text(text: &str, file: &Path, file_index: u16) -> (Vec<Located>, Ve
             Err(e) => errors.push(e),
         }
     }
-    (out, errors)
 }
 
 fn parse_line(ctx: &LineCtx<'_>, t: &[Token<'_>]) -> Result<Directive, TableError> {
