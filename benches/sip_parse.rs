@@ -459,6 +459,21 @@ fn main() {
         cpu_table();
         return;
     }
+    // `SIP_PARSE_LOOP=<lib>:<n>`: run INVITE parse+fields n times and exit, for
+    // `perf stat -e instructions:u` (an instruction count does not depend on machine load).
+    if let Some(spec) = std::env::var_os("SIP_PARSE_LOOP") {
+        let spec = spec.to_string_lossy().into_owned();
+        let (lib, n) = spec.split_once(':').expect("SIP_PARSE_LOOP=<lib>:<n>");
+        let n: u64 = n.parse().expect("iteration count");
+        for _ in 0..n {
+            match lib {
+                "ringlet" => black_box(ringlet_parse_fields(black_box(INVITE))),
+                "rsip" => black_box(rsip_parse_fields(black_box(INVITE))),
+                _ => black_box(ezk_parse_fields(black_box(INVITE))),
+            };
+        }
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     cpu_table();

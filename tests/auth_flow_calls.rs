@@ -462,3 +462,48 @@ fn a_flooding_source_is_dropped_counted_and_logged_once() {
         Some(200)
     );
 }
+
+#[test]
+fn the_ack_of_a_2xx_is_relayed_without_our_credentials() {
+    let mut net = Net::new();
+    net.register_ok("bob", BOB);
+    let sent = authenticated(
+        &mut net,
+        "INVITE",
+        "sip:bob@example.test",
+        "alice",
+        ALICE,
+        "a2xx",
+        &[],
+    );
+    let fwd = request_to(&sent, BOB, "INVITE");
+    let ok = net.send(BOB, &respond(&fwd, 200, "OK"));
+    assert_eq!(final_to(&ok, ALICE).status(), Some(200));
+    // RFC 3261 §22.1: the ACK of a 2xx carries the INVITE's credentials; it travels along
+    // the Record-Route (our address) to bob's contact, statelessly.
+    let record_route = fwd
+        .header_lines("Record-Route")
+        .first()
+        .cloned()
+        .expect("the proxy record-routed the INVITE");
+    let ack = format!(
+        "ACK sip:bob@{BOB} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {ALICE};branch=z9hG4bKack2xx;rport\r\n\
+         Route: {record_route}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@example.test>;tag=caller-a2xx\r\n\
+         To: <sip:bob@example.test>;tag=uas\r\n\
+         Call-ID: a2xx\r\n\
+         CSeq: 2 ACK\r\n\
+         Proxy-Authorization: Digest username=\"alice\", realm=\"example.test\", nonce=\"x\", \
+         uri=\"sip:bob@example.test\", response=\"00\"\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let sent = net.send(ALICE, &ack);
+    let relayed = request_to(&sent, BOB, "ACK");
+    assert!(
+        relayed.header_lines("Proxy-Authorization").is_empty(),
+        "{}",
+        relayed.text()
+    );
+}

@@ -314,6 +314,7 @@ impl Answer {
 pub struct Net {
     pub proxy: StatefulProxy<ProviderRouter>,
     pub shared: Arc<ProviderShared>,
+    pub auth: AuthShared,
     pub events: Arc<Mutex<Vec<AuthEvent>>>,
     pub now: Instant,
     out: Outbox,
@@ -334,8 +335,12 @@ impl Net {
     }
 
     pub fn with_auth(auth: AuthConfig) -> Self {
+        Self::with_table(&table_text(), auth)
+    }
+
+    pub fn with_table(table: &str, auth: AuthConfig) -> Self {
         let t0 = Instant::now();
-        let snap = ForwardingSnapshot::parse(&table_text(), Path::new("auth.table"))
+        let snap = ForwardingSnapshot::parse(table, Path::new("auth.table"))
             .unwrap_or_else(|e| panic!("{e}"));
         let shared = Arc::new(ProviderShared::new(
             TableHandle::new(snap),
@@ -359,11 +364,38 @@ impl Net {
         Net {
             proxy,
             shared,
+            auth,
             events,
             now: t0,
             out: Outbox::new(),
             seq: 0,
         }
+    }
+
+    /// Another worker of the same process (worker `index` of 2): its own digest step from
+    /// the same `AuthShared`, the same table and registrar.
+    pub fn other_worker(&self, index: usize) -> StatefulProxy<ProviderRouter> {
+        let mut proxy = build_proxy(index, 2, &[addr(PROXY)], &self.shared, self.now);
+        self.auth.install(&mut proxy, None);
+        proxy
+    }
+
+    /// Deliver `text` from `from` to another worker's proxy; what it sent.
+    pub fn send_to(
+        &mut self,
+        proxy: &mut StatefulProxy<ProviderRouter>,
+        from: &str,
+        text: &str,
+    ) -> Vec<Sent> {
+        self.out.clear();
+        let inc = Incoming {
+            local: 0,
+            src: addr(from),
+            bytes: text.as_bytes(),
+            handed_off: false,
+        };
+        proxy.on_datagram(self.now, inc, &mut self.out);
+        self.drain()
     }
 
     pub fn stats(&self) -> AuthStepStats {

@@ -261,3 +261,54 @@ fn a_disabled_or_unknown_user_never_authenticates() {
     assert_eq!(r.status(), Some(401), "{}", r.text());
     assert_eq!(net.stats().authenticated, 0);
 }
+
+#[test]
+fn an_alias_in_a_second_domain_authenticates_in_its_subscribers_realm() {
+    // As in the demo table: the same users in a second domain through aliases.
+    let table = format!(
+        "{}domain alias.test\nalias alice@alias.test alice@example.test\n",
+        table_text()
+    );
+    let mut net = Net::with_table(&table, AuthConfig::default());
+    let text = net
+        .register_text("alice", ALICE, None)
+        .replace("sip:example.test", "sip:alias.test")
+        .replace("@example.test", "@alias.test");
+    let first = final_to(&net.send(ALICE, &text), ALICE);
+    assert_eq!(first.status(), Some(401), "{}", first.text());
+    // The HA1s were computed with realm = the subscriber's domain.
+    let ch = Challenge::from_response(&first, "SHA-256");
+    assert_eq!(ch.realm, DOMAIN);
+    let creds =
+        Answer::new("alice", "SHA-256", true).credentials(&ch, "REGISTER", "sip:alias.test");
+    let text = net
+        .register_text("alice", ALICE, Some(&creds))
+        .replace("sip:example.test", "sip:alias.test")
+        .replace("@example.test", "@alias.test");
+    let r = final_to(&net.send(ALICE, &text), ALICE);
+    assert_eq!(r.status(), Some(200), "{}", r.text());
+}
+
+#[test]
+fn workers_share_the_nonce_secret_and_binding_to_the_issuer_is_configurable() {
+    for bind in [true, false] {
+        let mut net = Net::with_auth(AuthConfig {
+            bind_nonce_to_worker: bind,
+            ..AuthConfig::default()
+        });
+        let mut worker1 = net.other_worker(1);
+        // Worker 0 challenges; the answer lands on worker 1.
+        let ch = Challenge::from_response(&net.register("alice", ALICE, None), "MD5");
+        let creds =
+            Answer::new("alice", "MD5", true).credentials(&ch, "REGISTER", "sip:example.test");
+        let text = net.register_text("alice", ALICE, Some(&creds));
+        let r = final_to(&net.send_to(&mut worker1, ALICE, &text), ALICE);
+        if bind {
+            // Authentic (same secret) but another worker's: a fresh nonce, stale=true.
+            assert_eq!(r.status(), Some(401), "{}", r.text());
+            assert!(Challenge::from_response(&r, "MD5").stale, "{}", r.text());
+        } else {
+            assert_eq!(r.status(), Some(200), "{}", r.text());
+        }
+    }
+}

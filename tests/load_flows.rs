@@ -830,3 +830,13 @@ fn a_407_is_acked_and_the_invite_retried_with_proxy_credentials() {
     assert_eq!(sim.peer.invite_cseqs, vec![1, 2, 1, 2]);
     assert_eq!(s.setup_us.len(), 2);
 }
+
+#[test]
+fn an_endpoint_with_no_calls_to_place_finishes_at_once() {
+    let t0 = Instant::now();
+    let cfg = uac_config(t0, Scenario::Call, 0, 10.0);
+    let mut uac = UacEndpoint::new(cfg, StatsSink::new());
+    assert_eq!(uac.next_timeout(), Some(t0));
+    uac.on_timeout(t0, &mut Outbox::new());
+    assert!(uac.is_done());
+}

@@ -420,13 +420,25 @@ fn framing_errors_name_the_place() {
         ("ltgtruri.dat", ParseErrorKind::BadRequestUri),
         ("lwsruri.dat", ParseErrorKind::BadRequestUri),
         ("lwsstart.dat", ParseErrorKind::BadRequestUri),
-        ("escruri.dat", ParseErrorKind::BadRequestUri),
         ("trws.dat", ParseErrorKind::BadStartLine),
         ("badvers.dat", ParseErrorKind::BadVersion),
         ("bigcode.dat", ParseErrorKind::BadStatusCode),
     ] {
         assert_eq!(parse(&read(f)).unwrap_err().kind, kind, "{f}");
     }
+}
+
+#[test]
+fn request_uri_grammar_is_checked_by_the_validator() {
+    // The parser frames the Request-URI (scheme, no LWS, no <>); the full grammar, such
+    // as "no headers in a SIP Request-URI", is the validator's (and request_uri_parsed's).
+    let b = read("escruri.dat");
+    let m = parse(&b).unwrap();
+    let e = m.request_uri_parsed().unwrap().unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::BadRequestUri);
+    assert_eq!(e.offset, 7);
+    let r = validate_request(&m).unwrap_err();
+    assert_eq!((r.status, r.reason), (400, "Malformed Request-URI"));
 }
 
 #[test]

@@ -2,7 +2,9 @@
 # compare.sh: the same `ringlet load` scenarios against Ringlet and against Kamailio, one
 # after the other, on loopback; prints each proxy's figures and the ratio Ringlet/Kamailio.
 #
-#   max calls/s          `--scenario call --find-max`   (INVITE/100/180/200/ACK/BYE/200)
+#   max calls/s          `--scenario call --users F --find-max`: INVITE, 407, ACK, INVITE with
+#                        Proxy-Authorization, 100/180/200, ACK, BYE, 200 (both proxies
+#                        challenge INVITEs from their subscribers and relay to the UAS)
 #   max registrations/s  `--scenario register --users F --find-max` (digest, 401 + retry)
 #   p99 latency          `--scenario call --rate P99_RATE` for P99_DURATION seconds:
 #                        INVITE->200 set-up and INVITE first-response p99
@@ -95,6 +97,9 @@ table = "$tmp/ringlet.table"
 db_path = ""
 [management]
 listen = "127.0.0.1:$MGMT_PORT"
+[auth]
+# Kamailio's config loads no pike module: no flood limit on either side.
+pike_threshold = 0
 EOF
     timeout 3600 "$RINGLET" run --config "$tmp/ringlet.toml" > "$tmp/ringlet.log" 2>&1 &
     proxy_pid=$!
@@ -138,13 +143,13 @@ load() { # args...; bounded by MAX_TIME + margin
 declare -A R
 measure() { # name
     local name=$1 out
-    out=$(load --scenario call --find-max --rate "$START_RATE" --step-factor "$STEP_FACTOR" \
-        --step-secs "$STEP_SECS" --max-time "$MAX_TIME")
+    out=$(load --scenario call --users "$tmp/users.txt" --find-max --rate "$START_RATE" \
+        --step-factor "$STEP_FACTOR" --step-secs "$STEP_SECS" --max-time "$MAX_TIME")
     R[$name.cps]=$(json_get "$out" best_rate)$(lower_bound "$out")
     out=$(load --scenario register --users "$tmp/users.txt" --find-max --rate "$START_RATE" \
         --step-factor "$STEP_FACTOR" --step-secs "$STEP_SECS" --max-time "$MAX_TIME")
     R[$name.rps]=$(json_get "$out" best_rate)$(lower_bound "$out")
-    out=$(load --scenario call --rate "$P99_RATE" --duration "$P99_DURATION")
+    out=$(load --scenario call --users "$tmp/users.txt" --rate "$P99_RATE" --duration "$P99_DURATION")
     R[$name.ok]=$(json_get "$out" succeeded)
     R[$name.failed]=$(json_get "$out" failed)
     R[$name.setup99]=$(printf '%s' "$out" | grep -o '"setup":{"count":[1-9][^}]*}' | grep -o '"p99_ms":[0-9.]*' | cut -d: -f2 || true)

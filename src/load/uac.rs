@@ -1183,7 +1183,9 @@ impl Endpoint for UacEndpoint {
             } else if let Some(d) = self.drain_until {
                 consider(d);
             } else {
-                consider(self.place_until);
+                // Nothing (more) to place and no drain started yet (e.g. this worker's share
+                // of --count is 0): wake at once to start the drain and finish.
+                consider(self.cfg.start);
             }
             if !self.stats.is_empty() {
                 consider(self.next_flush);

@@ -202,14 +202,17 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// The Request-URI, parsed (`None` for a response). The parser already checked it is
-    /// an absolute URI, so this only fails on nothing; it returns a `Result` for symmetry.
+    /// The Request-URI, parsed (`None` for a response). The parser only checked its
+    /// framing (scheme, no LWS); this checks the whole grammar, and refuses a SIP or SIPS
+    /// Request-URI with headers (RFC 3261 §19.1.1 table; RFC 4475 escruri).
     pub fn request_uri_parsed(&self) -> Option<Result<Uri<'a>, ParseError>> {
         let raw = self.request_uri()?;
-        Some(
-            Uri::parse(raw)
-                .map_err(|_| ParseError::new(K::BadRequestUri, scan::offset_in(self.buf, raw))),
-        )
+        let err = || ParseError::new(K::BadRequestUri, scan::offset_in(self.buf, raw));
+        Some(match Uri::parse(raw) {
+            Ok(u) if u.is_sip() && !u.headers.is_empty() => Err(err()),
+            Ok(u) => Ok(u),
+            Err(_) => Err(err()),
+        })
     }
 
     /// The status code (`None` for a request).
@@ -368,7 +371,7 @@ impl<'a> Message<'a> {
             .ok_or_else(|| self.missing("Call-ID"))?;
         let v = self.value_of(s);
         let ok = !v.is_empty()
-            && v.iter().all(|&b| scan::is(b, scan::WORD) || b == b'@')
+            && scan::all(v, scan::CALLID)
             && v.iter().filter(|&&b| b == b'@').count() <= 1
             && v[0] != b'@'
             && v[v.len() - 1] != b'@';

@@ -54,7 +54,7 @@ impl<'a> NameAddr<'a> {
             }
             let (u, r) = Self::angle(t)?;
             (u, r, true)
-        } else if let Some(lt) = s.iter().position(|&b| b == b'<') {
+        } else if let Some(lt) = memchr::memchr(b'<', s) {
             let dn = scan::trim(&s[..lt]);
             if !dn.is_empty() {
                 // *(token LWS): tokens and white space only (RFC 4475 baddn).
@@ -99,10 +99,7 @@ impl<'a> NameAddr<'a> {
 
     /// Splits `<uri>rest`: no LWS allowed just inside the brackets.
     fn angle(t: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), BadNameAddr> {
-        let gt = t
-            .iter()
-            .position(|&b| b == b'>')
-            .ok_or(BadNameAddr::Syntax)?;
+        let gt = memchr::memchr(b'>', t).ok_or(BadNameAddr::Syntax)?;
         let u = &t[1..gt];
         if u.is_empty() || u.iter().any(|&b| scan::is(b, WS)) {
             return Err(BadNameAddr::Syntax);

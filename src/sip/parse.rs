@@ -278,7 +278,7 @@ fn parse_start_line(
         ));
     }
     let uri = &line[m + 1..last_sp];
-    if !lenient && !Uri::check_request_uri(uri) {
+    if !lenient && !Uri::looks_like_request_uri(uri) {
         return Err(ParseError::new(K::BadRequestUri, start + m + 1));
     }
     Ok(StartLine::Request {

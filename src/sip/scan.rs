@@ -9,24 +9,30 @@
 //! space here is exactly the RFC's `LWS = [*WSP CRLF] 1*WSP`.
 
 /// RFC 3261 §25.1 `token` characters.
-pub(crate) const TOKEN: u8 = 1;
+pub(crate) const TOKEN: u16 = 1;
 /// SP, HTAB, CR, LF (white space inside a possibly folded value).
-pub(crate) const WS: u8 = 2;
+pub(crate) const WS: u16 = 2;
 /// Characters allowed in a SIP URI user part: unreserved / escaped / user-unreserved.
-pub(crate) const USER: u8 = 4;
+pub(crate) const USER: u16 = 4;
 /// Characters allowed in URI parameter names and values: unreserved / escaped / param-unreserved.
-pub(crate) const PARAM: u8 = 8;
+pub(crate) const PARAM: u16 = 8;
 /// Characters allowed in URI header names and values: unreserved / escaped / hnv-unreserved.
-pub(crate) const HNV: u8 = 16;
+pub(crate) const HNV: u16 = 16;
 /// Characters of a host name, an IPv4 address or the inside of an IPv6 reference.
-pub(crate) const HOST: u8 = 32;
+pub(crate) const HOST: u16 = 32;
 /// Characters of a password: unreserved / escaped / & = + $ ,
-pub(crate) const PASSWORD: u8 = 64;
+pub(crate) const PASSWORD: u16 = 64;
 /// RFC 3261 §25.1 `word` characters (Call-ID).
-pub(crate) const WORD: u8 = 128;
+pub(crate) const WORD: u16 = 128;
+/// Host name characters: alphanumeric, '-', '.', '_' (no ':').
+pub(crate) const HOSTNAME: u16 = 256;
+/// Digits and '.' (an all-NUMERIC host is an IPv4 address or nothing).
+pub(crate) const NUMERIC: u16 = 512;
+/// `word` characters and '@' (Call-ID).
+pub(crate) const CALLID: u16 = 1024;
 
-const fn build_classes() -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn build_classes() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut c = 0usize;
     while c < 256 {
         let b = c as u8;
@@ -36,7 +42,7 @@ const fn build_classes() -> [u8; 256] {
             b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
         );
         let unreserved = alnum || mark;
-        let mut v = 0u8;
+        let mut v = 0u16;
         if alnum
             || matches!(
                 b,
@@ -62,6 +68,12 @@ const fn build_classes() -> [u8; 256] {
         }
         if alnum || matches!(b, b'-' | b'.' | b':' | b'_') {
             v |= HOST;
+        }
+        if alnum || matches!(b, b'-' | b'.' | b'_') {
+            v |= HOSTNAME;
+        }
+        if b.is_ascii_digit() || b == b'.' {
+            v |= NUMERIC;
         }
         if unreserved || b == b'%' || matches!(b, b'&' | b'=' | b'+' | b'$' | b',') {
             v |= PASSWORD;
@@ -93,7 +105,10 @@ const fn build_classes() -> [u8; 256] {
                     | b'}'
             )
         {
-            v |= WORD;
+            v |= WORD | CALLID;
+        }
+        if b == b'@' {
+            v |= CALLID;
         }
         t[c] = v;
         c += 1;
@@ -101,18 +116,24 @@ const fn build_classes() -> [u8; 256] {
     t
 }
 
-pub(crate) static CLASS: [u8; 256] = build_classes();
+pub(crate) static CLASS: [u16; 256] = build_classes();
 
 #[inline(always)]
-pub(crate) fn is(b: u8, class: u8) -> bool {
+pub(crate) fn is(b: u8, class: u16) -> bool {
     CLASS[b as usize] & class != 0
 }
 
 #[inline]
-pub(crate) fn all(s: &[u8], class: u8) -> bool {
-    s.iter().all(|&b| is(b, class))
+pub(crate) fn all(s: &[u8], class: u16) -> bool {
+    classes_of(s) & class != 0
 }
 
+/// The classes every byte of `s` belongs to (AND of their class bits; all bits for an empty
+/// slice). Branch-free, so checking a whole span costs about two instructions a byte.
+#[inline]
+pub(crate) fn classes_of(s: &[u8]) -> u16 {
+    s.iter().fold(u16::MAX, |acc, &b| acc & CLASS[b as usize])
+}
 /// True when `s` is a non-empty token.
 #[inline]
 pub(crate) fn is_token(s: &[u8]) -> bool {
@@ -144,7 +165,7 @@ pub(crate) fn trim_start(s: &[u8]) -> &[u8] {
 
 /// Index of the first byte of `s` that is not in `class`, or `s.len()`.
 #[inline]
-pub(crate) fn span(s: &[u8], class: u8) -> usize {
+pub(crate) fn span(s: &[u8], class: u16) -> usize {
     s.iter().position(|&b| !is(b, class)).unwrap_or(s.len())
 }
 
@@ -205,26 +226,17 @@ impl<'a> CommaSplit<'a> {
     }
 }
 
-/// Index of the next top-level comma in `s` (outside quotes and angle brackets).
+/// Index of the next top-level comma in `s` (outside quoted strings and angle brackets).
+/// Jumps between the only bytes that matter with a SIMD search, so long values cost little.
 pub(crate) fn next_comma(s: &[u8]) -> Option<usize> {
     let mut i = 0;
-    let mut angle = false;
-    while i < s.len() {
-        match s[i] {
-            b'"' if !angle => match quoted_end(&s[i..]) {
-                Some(n) => i += n,
-                None => return None,
-            },
-            b'<' => {
-                angle = true;
-                i += 1;
-            }
-            b'>' => {
-                angle = false;
-                i += 1;
-            }
-            b',' if !angle => return Some(i),
-            _ => i += 1,
+    while let Some(off) = memchr::memchr3(b',', b'"', b'<', &s[i..]) {
+        let j = i + off;
+        match s[j] {
+            b',' => return Some(j),
+            b'"' => i = j + quoted_end(&s[j..])?,
+            // '<': a URI may hold commas; skip to its '>'.
+            _ => i = j + 1 + memchr::memchr(b'>', &s[j + 1..])? + 1,
         }
     }
     None
@@ -292,11 +304,24 @@ impl<'a> Iterator for Params<'a> {
             let s = if s[0] == b';' { &s[1..] } else { s };
             // The element ends at the next `;` outside quotes.
             let mut i = 0;
-            while i < s.len() && s[i] != b';' {
-                if s[i] == b'"' {
-                    i += quoted_end(&s[i..]).unwrap_or(s.len() - i);
-                } else {
-                    i += 1;
+            loop {
+                match memchr::memchr2(b';', b'"', &s[i..]) {
+                    None => {
+                        i = s.len();
+                        break;
+                    }
+                    Some(off) if s[i + off] == b';' => {
+                        i += off;
+                        break;
+                    }
+                    Some(off) => {
+                        i += off;
+                        i += quoted_end(&s[i..]).unwrap_or(s.len() - i);
+                        if i >= s.len() {
+                            i = s.len();
+                            break;
+                        }
+                    }
                 }
             }
             let item = trim(&s[..i]);

@@ -7,7 +7,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::scan::{self, Params, HNV, HOST, PARAM, PASSWORD, USER};
+use super::scan::{self, Params, HNV, PARAM, PASSWORD, USER};
 
 /// The URI scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,15 +48,12 @@ impl<'a> Host<'a> {
                 && inner.contains(&b':');
             return ok.then_some(Host::Ipv6(inner));
         }
-        // One pass: host characters only, no ':', and note whether it is all digits/dots.
-        let mut numeric = true;
-        for &b in s {
-            if !scan::is(b, HOST) || b == b':' {
-                return None;
-            }
-            numeric &= b.is_ascii_digit() || b == b'.';
+        // One branch-free pass: host-name characters only, and whether all are digits/dots.
+        let classes = scan::classes_of(s);
+        if classes & scan::HOSTNAME == 0 {
+            return None;
         }
-        if numeric {
+        if classes & scan::NUMERIC != 0 {
             // All digits and dots: an IPv4 address or nothing (RFC 3261 toplabel starts
             // with a letter).
             return parse_ipv4(s).map(Host::Ipv4);
@@ -106,8 +103,11 @@ pub struct Uri<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadUri;
 
+/// Every `%` starts a `%XX` escape. Most URIs hold none, so a SIMD search for `%` decides.
 fn valid_escapes(s: &[u8]) -> bool {
-    let mut i = 0;
+    let Some(mut i) = memchr::memchr(b'%', s) else {
+        return true;
+    };
     while i < s.len() {
         if s[i] == b'%' {
             if i + 2 >= s.len() || !s[i + 1].is_ascii_hexdigit() || !s[i + 2].is_ascii_hexdigit() {
@@ -131,7 +131,7 @@ fn scheme_ok(s: &[u8]) -> bool {
 impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding `<>` and no LWS).
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, BadUri> {
-        let colon = s.iter().position(|&b| b == b':').ok_or(BadUri)?;
+        let colon = memchr::memchr(b':', s).ok_or(BadUri)?;
         let scheme_raw = &s[..colon];
         if !scheme_ok(scheme_raw) {
             return Err(BadUri);
@@ -221,9 +221,7 @@ impl<'a> Uri<'a> {
         let host_end = if hp.first() == Some(&b'[') {
             hp.iter().position(|&b| b == b']').ok_or(BadUri)? + 1
         } else {
-            hp.iter()
-                .position(|&b| matches!(b, b':' | b';' | b'?'))
-                .unwrap_or(hp.len())
+            memchr::memchr3(b':', b';', b'?', hp).unwrap_or(hp.len())
         };
         let host_raw = &hp[..host_end];
         u.host = Host::parse(host_raw).ok_or(BadUri)?;
@@ -238,7 +236,7 @@ impl<'a> Uri<'a> {
             u.port = Some(port as u16);
             r = &r[1 + n..];
         }
-        let q = r.iter().position(|&b| b == b'?').unwrap_or(r.len());
+        let q = memchr::memchr(b'?', r).unwrap_or(r.len());
         let params = &r[..q];
         if !params.is_empty() {
             if params[0] != b';' {
@@ -274,14 +272,19 @@ impl<'a> Uri<'a> {
         Ok(u)
     }
 
-    /// Checks a Request-URI: any absolute URI without LWS; a SIP/SIPS URI must parse and
-    /// must not carry headers (RFC 3261 §19.1.1 table: headers not allowed in a
-    /// Request-URI; RFC 4475 escruri).
-    pub(crate) fn check_request_uri(s: &[u8]) -> bool {
-        match Uri::parse(s) {
-            Ok(u) => !matches!(u.scheme, Scheme::Sip | Scheme::Sips) || u.headers.is_empty(),
-            Err(_) => false,
-        }
+    /// The framing check the parser makes on a Request-URI: a scheme, a colon, then
+    /// visible characters only (no LWS, no `<>`). The full grammar is checked by
+    /// [`Message::request_uri_parsed`](super::Message::request_uri_parsed) and
+    /// [`validate_request`](super::validate_request).
+    pub(crate) fn looks_like_request_uri(s: &[u8]) -> bool {
+        let Some(colon) = memchr::memchr(b':', s) else {
+            return false;
+        };
+        scheme_ok(&s[..colon])
+            && colon + 1 < s.len()
+            && s[colon + 1..]
+                .iter()
+                .all(|&b| b > 0x20 && b != 0x7f && b != b'<' && b != b'>')
     }
 
     /// True for `sip:` and `sips:` URIs.

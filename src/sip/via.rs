@@ -147,9 +147,6 @@ impl<'a> Via<'a> {
             port = Some(scan::parse_u32(&t[..n], 65535).ok_or(BadVia)? as u16);
             s = skip_ws(&t[n..]);
         }
-        if !scan::check_params(s) {
-            return Err(BadVia);
-        }
         let params = Params::new(s);
         let mut v = Via {
             transport: Transport::from_bytes(transport),
@@ -163,20 +160,58 @@ impl<'a> Via<'a> {
             params,
             raw,
         };
-        for (n, val) in params {
-            if n.eq_ignore_ascii_case(b"branch") {
-                v.branch = Some(val.ok_or(BadVia)?);
-            } else if n.eq_ignore_ascii_case(b"received") {
-                v.received = Some(val.ok_or(BadVia)?);
-            } else if n.eq_ignore_ascii_case(b"rport") {
-                v.rport = Some(match val {
-                    None => RPort::Requested,
-                    Some(p) => RPort::Port(scan::parse_u32(p, 65535).ok_or(BadVia)? as u16),
-                });
-            } else if n.eq_ignore_ascii_case(b"maddr") {
-                v.maddr = Some(val.ok_or(BadVia)?);
-            } else if n.eq_ignore_ascii_case(b"ttl") {
-                v.ttl = Some(scan::parse_u32(val.ok_or(BadVia)?, 255).ok_or(BadVia)? as u8);
+        // One pass over `*( SEMI via-params )`: checks the generic-param grammar (as
+        // `scan::check_params` does) and keeps the parameters a proxy reads.
+        let mut p = s;
+        loop {
+            p = skip_ws(p);
+            let Some(&first) = p.first() else { break };
+            if first != b';' {
+                return Err(BadVia);
+            }
+            p = skip_ws(&p[1..]);
+            let n = scan::span(p, TOKEN);
+            if n == 0 {
+                return Err(BadVia);
+            }
+            let name = &p[..n];
+            p = skip_ws(&p[n..]);
+            let mut val = None;
+            if p.first() == Some(&b'=') {
+                p = skip_ws(&p[1..]);
+                let len = match p.first() {
+                    Some(b'"') => scan::quoted_end(p).ok_or(BadVia)?,
+                    Some(b'[') => {
+                        let e = memchr::memchr(b']', p).ok_or(BadVia)?;
+                        if !scan::all(&p[1..e], scan::HOST) {
+                            return Err(BadVia);
+                        }
+                        e + 1
+                    }
+                    _ => scan::span(p, TOKEN),
+                };
+                if len == 0 {
+                    return Err(BadVia);
+                }
+                val = Some(&p[..len]);
+                p = &p[len..];
+            }
+            match name.len() {
+                6 if name.eq_ignore_ascii_case(b"branch") => v.branch = Some(val.ok_or(BadVia)?),
+                8 if name.eq_ignore_ascii_case(b"received") => {
+                    v.received = Some(val.ok_or(BadVia)?)
+                }
+                5 if name.eq_ignore_ascii_case(b"rport") => {
+                    v.rport = Some(match val {
+                        None => RPort::Requested,
+                        Some(p) => RPort::Port(scan::parse_u32(p, 65535).ok_or(BadVia)? as u16),
+                    })
+                }
+                5 if name.eq_ignore_ascii_case(b"maddr") => v.maddr = Some(val.ok_or(BadVia)?),
+                3 if name.eq_ignore_ascii_case(b"ttl") => {
+                    v.ttl = Some(scan::parse_u32(val.ok_or(BadVia)?, 255).ok_or(BadVia)? as u8)
+                }
+                _ => {}
             }
         }
         Ok(v)

@@ -42,7 +42,7 @@ PY
 cat >"$TMP/ringlet.toml" <<TOML
 listen = ["127.0.0.1:$PROXY_PORT"]
 [runtime]
-workers = 1
+workers = 2
 cores = "none"
 drain_ms = 100
 [auth]
