@@ -390,6 +390,8 @@ fn a_flooding_source_is_dropped_counted_and_logged_once() {
         pike_threshold: 5,
         pike_window_secs: 2,
         pike_cooldown_secs: 10,
+        // The harness's addresses are all loopback ones, exempt by default.
+        pike_exempt_loopback: false,
         ..AuthConfig::default()
     });
     let mut answered = 0;
@@ -506,4 +508,31 @@ fn the_ack_of_a_2xx_is_relayed_without_our_credentials() {
         "{}",
         relayed.text()
     );
+}
+
+#[test]
+fn loopback_sources_are_not_flood_blocked_by_default() {
+    let mut net = Net::with_auth(AuthConfig {
+        pike_threshold: 5,
+        pike_window_secs: 2,
+        pike_cooldown_secs: 10,
+        ..AuthConfig::default()
+    });
+    let mut answered = 0;
+    for i in 0..20 {
+        let opt = request(
+            "OPTIONS",
+            "sip:example.test",
+            "alice",
+            EXTERNAL,
+            &format!("lo{i}"),
+            1,
+            &[],
+        );
+        if !net.send(EXTERNAL, &opt).is_empty() {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 20, "this host itself is never flood-blocked");
+    assert_eq!(net.stats().flood_dropped, 0);
 }

@@ -7,6 +7,7 @@
 //! nonce_secret = "…64 hex digits…"  # same on every node that must accept the others' nonces
 //! max_failures_per_source = 30
 //! pike_threshold = 30               # requests per pike_window_secs; 0 = off
+//! pike_exempt_loopback = true      # the host itself is never flood-blocked
 //! ```
 
 use std::time::Duration;
@@ -63,6 +64,10 @@ pub struct AuthConfig {
     pub pike_cooldown_secs: u64,
     /// Sources tracked per worker by pike.
     pub pike_table_size: usize,
+    /// Loopback sources (127.0.0.0/8, ::1) are never flood-blocked: they are this host
+    /// itself (a co-located media server, a load generator, the operator's own tests), and
+    /// blocking them protects nothing that the network can reach.
+    pub pike_exempt_loopback: bool,
 }
 
 impl Default for AuthConfig {
@@ -87,6 +92,7 @@ impl Default for AuthConfig {
             pike_window_secs: 2,
             pike_cooldown_secs: 60,
             pike_table_size: 65_536,
+            pike_exempt_loopback: true,
         }
     }
 }

@@ -110,6 +110,7 @@ pub struct AuthStepStats {
 pub struct DigestAuthorizer {
     digest: Authenticator,
     flood: FloodGuard,
+    pike_exempt_loopback: bool,
     stats: AuthStepStats,
     sink: Option<AuthEventSink>,
     /// Scratch for the challenge header lines.
@@ -129,6 +130,7 @@ impl DigestAuthorizer {
         DigestAuthorizer {
             digest: Authenticator::new(config, secret, worker, anchor, salt_seed),
             flood: FloodGuard::new(config.flood_limit(), config.pike_table_size),
+            pike_exempt_loopback: config.pike_exempt_loopback,
             stats: AuthStepStats::default(),
             sink: None,
             challenge: Vec::with_capacity(512),
@@ -286,7 +288,8 @@ impl RequestAuthorizer for DigestAuthorizer {
         info: &RequestInfo,
         snapshot: &ForwardingSnapshot,
     ) -> Option<AuthVerdict> {
-        let trusted = source_identity(snapshot, info) == CallerIdentity::TrustedPeer;
+        let trusted = source_identity(snapshot, info) == CallerIdentity::TrustedPeer
+            || (self.pike_exempt_loopback && info.src.ip().is_loopback());
         match self.flood.check(now, info.src.ip(), trusted) {
             FloodVerdict::Accept => None,
             FloodVerdict::Drop { newly_blocked } => {
