@@ -13,6 +13,7 @@
 //!   timer fires ──(now)────────────────────►  on_timeout  ──► Outbox.transmits
 //!   handoff queue ──(now, Incoming{handoff})► on_datagram ──► Outbox.handoffs ──► worker j
 //!   after batch ◄──next_timeout()───────────
+//!   draining ◄──is_idle()────────────────────  leave when nothing is in flight
 //! ```
 //!
 //! The outbox keeps every datagram in one contiguous arena so that building N responses
@@ -148,4 +149,12 @@ pub trait Endpoint: Send {
     fn on_timeout(&mut self, now: Instant, out: &mut Outbox);
     /// When the core next wants [`Endpoint::on_timeout`] called, if ever.
     fn next_timeout(&self) -> Option<Instant>;
+    /// Nothing in flight that still needs this worker: no request waiting for a final
+    /// response, no request of ours waiting for one. A draining worker leaves once this
+    /// holds, even if timers remain (e.g. a completed transaction kept to absorb
+    /// retransmissions, RFC 3261 §17.2.2 Timer J, which a worker that no longer reads
+    /// cannot receive anyway). The default: idle when no timer is armed.
+    fn is_idle(&self) -> bool {
+        self.next_timeout().is_none()
+    }
 }

@@ -10,11 +10,11 @@ use mimalloc::MiMalloc;
 
 use ringlet::config::Config;
 use ringlet::load::cli::{run_load, run_tune, LoadArgs, TuneArgs};
-use ringlet::proxy::provider::{
-    build_proxy, AuthEvent, AuthShared, ProviderConfig, ProviderShared,
-};
+use ringlet::proxy::provider::{build_proxy, AuthEvent, AuthShared, ProviderShared};
+use ringlet::registrar::{spawn_sweeper, start_persistence, SweepReport};
 use ringlet::runtime::{self, log, RuntimeConfig};
 use ringlet::table::cli::{run_table, run_user, TableCommand, UserCommand};
+use ringlet::table::spawn_watcher;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -71,6 +71,14 @@ fn main() -> ExitCode {
 
 /// Exit status for a configuration that is refused (EX_CONFIG from sysexits.h).
 const EXIT_CONFIG: u8 = 78;
+/// Exit status when the registrations database cannot be opened or read (EX_CANTCREAT).
+const EXIT_CANTCREAT: u8 = 73;
+/// How often expired registrations are swept, and how many location shards one sweep may
+/// lock (each briefly, one at a time); shards with nothing due are skipped without a lock.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+const SWEEP_MAX_SHARDS: usize = 64;
+/// How often the table file's identity (inode, size, mtime) is checked for a change.
+const TABLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
     match path {
@@ -124,22 +132,96 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         Some(p) => log::info(format_args!("configuration {}", p.display())),
         None => log::info(format_args!("no configuration file; built-in defaults")),
     }
+    // Block SIGTERM/SIGINT/SIGHUP before the first thread (registration writer, sweeper,
+    // table watcher, workers) so every thread inherits the mask and only `serve` takes
+    // them; a signal arriving during start-up waits for it instead of killing the process.
+    if let Err(e) = runtime::signals::SignalWaiter::install() {
+        eprintln!("ringlet: cannot block signals: {e}");
+        return ExitCode::FAILURE;
+    }
     let rt = RuntimeConfig::from_config(&config);
     let drain = Duration::from_millis(config.runtime.drain_ms);
     // The provider routing logic on the stateful proxy, one per worker, sharing the table.
-    let shared =
-        match ProviderShared::from_config(&config, ProviderConfig::default(), Instant::now()) {
-            Ok(s) => std::sync::Arc::new(s),
-            Err(e) => {
-                eprintln!("ringlet: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
+    let shared = match ProviderShared::from_config(&config, config.provider.clone(), Instant::now())
+    {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(e) => {
+            eprintln!("ringlet: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let table_is_demo = shared.table.load().is_demo();
     log::info(format_args!(
         "table {}: {}",
         shared.table.load().source().display(),
         shared.table.load().counts()
     ));
+    // Registrations from the last run, then the write-behind writer, before any worker.
+    let persistence = match start_persistence(
+        &config.registrar,
+        &shared.location,
+        shared.location.time_base().epoch_unix_ms,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ringlet: registrations database refused: {e}");
+            return ExitCode::from(EXIT_CANTCREAT);
+        }
+    };
+    match (&persistence, config.registrar.db_file()) {
+        (Some((_, report)), Some(db)) => log::info(format_args!(
+            "registrations {}: {} bindings restored ({} expired while down dropped, {} unreadable), written every {} ms",
+            db.display(),
+            report.loaded,
+            report.expired,
+            report.invalid,
+            config.registrar.batch_interval_ms
+        )),
+        _ => log::warn(format_args!(
+            "[registrar] db_path = \"\": registrations are kept in memory only and lost on restart"
+        )),
+    }
+    // Expired bindings leave memory (and the database) within a second or so.
+    let sweeper = match spawn_sweeper(
+        shared.location.clone(),
+        SWEEP_INTERVAL,
+        SWEEP_MAX_SHARDS,
+        Some(Box::new(|r: &SweepReport| {
+            log::debug(format_args!(
+                "registrar sweep: {} expired bindings removed ({} AoRs)",
+                r.bindings_removed, r.aors_removed
+            ))
+        })),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ringlet: cannot start the registration sweeper: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A table read from a file is reloaded when the file changes; the demo has no file.
+    let watcher = if table_is_demo {
+        None
+    } else {
+        match spawn_watcher(
+            shared.table.clone(),
+            config.files.table.clone(),
+            TABLE_POLL_INTERVAL,
+        ) {
+            Ok(w) => {
+                log::info(format_args!(
+                    "watching {} for changes (every {} ms)",
+                    config.files.table.display(),
+                    TABLE_POLL_INTERVAL.as_millis()
+                ));
+                Some(w)
+            }
+            Err(e) => {
+                eprintln!("ringlet: cannot start the table watcher: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     // Digest authentication: one nonce secret and clock anchor, a step per worker.
     let auth = if config.auth.enabled {
         let unix_secs = std::time::SystemTime::now()
@@ -168,13 +250,41 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         }
         Box::new(proxy)
     };
-    let on_reload = || match shared.table.reload_from(&config.files.table) {
-        Ok(report) => log::info(format_args!("{report}")),
-        Err(e) => log::error(format_args!(
-            "table reload refused, the old table stays: {e}"
-        )),
+    let on_reload = || {
+        if table_is_demo {
+            log::warn(format_args!(
+                "the embedded demo table is in use; nothing to reload (set [files] table)"
+            ));
+            return;
+        }
+        match shared.table.reload_from(&config.files.table) {
+            Ok(report) => log::info(format_args!("{report}")),
+            Err(e) => log::error(format_args!(
+                "table reload refused, the old table stays: {e}"
+            )),
+        }
     };
-    match runtime::serve(rt, factory, drain, on_reload) {
+    let served = runtime::serve(rt, factory, drain, on_reload);
+    // The workers are gone: no more changes. Stop the helpers, then write the last batch.
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    let swept = sweeper.stop();
+    if let Some((handle, _)) = persistence {
+        let s = handle.stop();
+        let (aors, bindings) = shared.location.counts();
+        let outcome = format!(
+            "registrations saved: {aors} AoRs, {bindings} bindings in memory; {} batches, {} rows written, {} expired bindings swept",
+            s.batches, s.rows_written, swept
+        );
+        match (&s.last_error, s.errors) {
+            (Some(e), n) if n > 0 => {
+                log::error(format_args!("{outcome}; {n} database errors, last: {e}"))
+            }
+            _ => log::info(format_args!("{outcome}")),
+        }
+    }
+    match served {
         Ok(total) => {
             let fields: Vec<String> = total
                 .fields()

@@ -51,6 +51,10 @@ pub struct Config {
     pub management: ManagementSection,
     /// `[auth]`: digest authentication, nonces, brute-force and flood limits.
     pub auth: crate::auth::AuthConfig,
+    /// `[registrar]`: expiry policy, contacts per AoR, location table, persistence.
+    pub registrar: crate::registrar::RegistrarConfig,
+    /// `[provider]`: relaying policy, call forwarding, voicemail, gateway failover.
+    pub provider: crate::proxy::provider::ProviderConfig,
 }
 
 /// `[runtime]`: workers, their cores and the I/O backend.
@@ -112,10 +116,9 @@ pub struct SipSection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilesSection {
-    /// The forwarding table (domains, subscribers, routes).
+    /// The forwarding table (domains, subscribers, routes). Registrations persist in
+    /// `[registrar] db_path`.
     pub table: PathBuf,
-    /// Where registrations are persisted across restarts.
-    pub registrations: PathBuf,
 }
 
 /// `[management]`: the HTTP management listener.
@@ -141,6 +144,8 @@ impl Default for Config {
             files: FilesSection::default(),
             management: ManagementSection::default(),
             auth: crate::auth::AuthConfig::default(),
+            registrar: crate::registrar::RegistrarConfig::default(),
+            provider: crate::proxy::provider::ProviderConfig::default(),
         }
     }
 }
@@ -189,7 +194,6 @@ impl Default for FilesSection {
     fn default() -> Self {
         FilesSection {
             table: PathBuf::from("ringlet.table"),
-            registrations: PathBuf::from("registrations.db"),
         }
     }
 }
@@ -231,7 +235,13 @@ impl Config {
 
     /// Parse and validate configuration text (errors carry line numbers, not a file name).
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::from_toml(text, &e))?;
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let mut e = ConfigError::from_toml(text, &e);
+            if e.key.as_deref() == Some("files.registrations") {
+                e.message = "moved: the registrations database is now [registrar] db_path".into();
+            }
+            e
+        })?;
         config.validate().map_err(|e| e.locate(text))?;
         Ok(config)
     }
@@ -407,16 +417,17 @@ impl Config {
             );
         }
 
-        for (key, p) in [
-            ("files.table", &self.files.table),
-            ("files.registrations", &self.files.registrations),
-        ] {
-            if p.as_os_str().is_empty() {
-                return bad(key, "must not be empty; give a file path".into());
-            }
+        if self.files.table.as_os_str().is_empty() {
+            return bad("files.table", "must not be empty; give a file path".into());
         }
         if let Err(e) = self.auth.validate() {
             return bad(&format!("auth.{}", e.key), e.reason);
+        }
+        if let Err(e) = self.registrar.validate() {
+            return bad(&format!("registrar.{}", e.key), e.reason);
+        }
+        if let Err((key, reason)) = self.provider.validate() {
+            return bad(key, reason);
         }
         Ok(())
     }
@@ -504,6 +515,34 @@ mod tests {
         );
         let e = Config::from_toml_str("[runtime]\nio = \"epoll\"\n").unwrap_err();
         assert!(e.to_string().contains("uring"), "{e}");
+    }
+
+    #[test]
+    fn registrar_and_provider_sections_are_read_and_checked() {
+        let c = Config::from_toml_str(
+            "[registrar]\nmax_expires = 7200\ndb_path = \"\"\n[provider]\nopen_relay = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.registrar.max_expires, 7200);
+        assert_eq!(c.registrar.db_file(), None);
+        assert!(c.provider.open_relay);
+        assert_eq!(Config::from_toml_str(&c.to_toml_string()).unwrap(), c);
+        let e = Config::from_toml_str("[registrar]\n\nmin_expires = 7200\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("registrar.min_expires")),
+            "{e}"
+        );
+        let e = Config::from_toml_str("[provider]\nbusy_codes = [200]\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("provider.busy_codes")),
+            "{e}"
+        );
+        let e = Config::from_toml_str("[registrar]\nmax_expire = 1\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("registrar.max_expire"), "{e}");
+        let e = Config::from_toml_str("[files]\nregistrations = \"r.db\"\n").unwrap_err();
+        assert!(e.to_string().contains("[registrar] db_path"), "{e}");
     }
 
     #[test]

@@ -135,6 +135,14 @@ impl<R: Router> StatefulProxy<R> {
         self.table.len()
     }
 
+    /// Live transactions still in flight (see `ProxyTransaction::is_in_flight`).
+    pub fn transactions_in_flight(&self) -> usize {
+        let t = &self.table;
+        t.handles()
+            .filter(|&h| t.get(h).is_some_and(|x| x.is_in_flight()))
+            .count()
+    }
+
     /// Bytes held by all live transactions (slot overhead plus what each owns).
     pub fn transaction_bytes(&self) -> usize {
         self.table
@@ -1565,6 +1573,10 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
 
     fn next_timeout(&self) -> Option<Instant> {
         self.wheel.next_deadline()
+    }
+
+    fn is_idle(&self) -> bool {
+        self.transactions_in_flight() == 0
     }
 }
 

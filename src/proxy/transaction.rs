@@ -20,7 +20,10 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::endpoint::ListenerId;
-use crate::txn::{InviteClient, InviteServer, NonInviteClient, NonInviteServer};
+use crate::txn::{
+    InviteClient, InviteClientState, InviteServer, NonInviteClient, NonInviteClientState,
+    NonInviteServer,
+};
 
 use super::router::Target;
 
@@ -99,6 +102,24 @@ impl ClientSide {
             ClientSide::NotSent => None,
         }
     }
+    /// Sent and still waiting for a final response (Calling/Trying/Proceeding).
+    pub(crate) fn awaits_final(&self) -> bool {
+        match self {
+            ClientSide::Invite(c) => matches!(
+                c.state(),
+                InviteClientState::Calling | InviteClientState::Proceeding
+            ),
+            ClientSide::NonInvite(c) => non_invite_awaits_final(c),
+            ClientSide::NotSent => false,
+        }
+    }
+}
+
+fn non_invite_awaits_final(c: &NonInviteClient) -> bool {
+    matches!(
+        c.state(),
+        NonInviteClientState::Trying | NonInviteClientState::Proceeding
+    )
 }
 
 /// One branch (fork) of a proxied request.
@@ -140,6 +161,10 @@ impl Branch {
 
     pub(crate) fn is_terminated(&self) -> bool {
         self.client.is_terminated() && self.cancel.as_ref().map_or(true, |c| c.is_terminated())
+    }
+    /// The branch's request (or its CANCEL) still waits for a final response.
+    pub(crate) fn is_in_flight(&self) -> bool {
+        self.client.awaits_final() || self.cancel.as_ref().is_some_and(non_invite_awaits_final)
     }
 }
 
@@ -207,6 +232,13 @@ impl ProxyTransaction {
     /// Nothing left to do: every state machine has ended.
     pub(crate) fn is_finished(&self) -> bool {
         self.server.is_terminated() && self.branches.iter().all(Branch::is_terminated)
+    }
+
+    /// Still working: no final response sent upstream yet, or a branch waits for one.
+    /// A completed transaction kept only for retransmissions and ACKs (Timers D, G/H, J,
+    /// K) is not in flight.
+    pub(crate) fn is_in_flight(&self) -> bool {
+        self.server.is_proceeding() || self.branches.iter().any(Branch::is_in_flight)
     }
 
     /// Heap and inline bytes this transaction holds (for the memory-per-transaction figure).

@@ -8,10 +8,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Registrar configuration (the `[registrar]` table of `ringlet.toml`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrarConfig {
     /// Shortest non-zero registration accepted, seconds; shorter gets 423 Interval Too Brief
@@ -30,6 +30,7 @@ pub struct RegistrarConfig {
     pub shards: u32,
     /// SQLite file holding registrations across restarts; `None` (or `db_path = ""` in the
     /// file, TOML having no null) keeps them in memory only. See [`RegistrarConfig::db_file`].
+    #[serde(serialize_with = "db_path_out", deserialize_with = "db_path_in")]
     pub db_path: Option<PathBuf>,
     /// How often the write-behind thread commits a batch, milliseconds. A kill -9 loses at
     /// most this much of the latest registration activity.
@@ -53,6 +54,20 @@ impl Default for RegistrarConfig {
             queue_capacity: 65_536,
         }
     }
+}
+
+/// `None` is written as `""` (TOML has no null), so `ringlet check` output reads back the same.
+fn db_path_out<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => p.serialize(s),
+        None => s.serialize_str(""),
+    }
+}
+
+/// `""` means no database, the same as `None`.
+fn db_path_in<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let p = PathBuf::deserialize(d)?;
+    Ok((!p.as_os_str().is_empty()).then_some(p))
 }
 
 /// A configuration value that cannot work, naming the key.
@@ -167,5 +182,19 @@ mod tests {
         assert_eq!(c.shard_count(), 128);
         let c: RegistrarConfig = toml::from_str("db_path = \"\"").unwrap();
         assert_eq!(c.db_file(), None);
+    }
+
+    #[test]
+    fn printed_config_reads_back_the_same() {
+        for c in [RegistrarConfig::default(), RegistrarConfig::in_memory()] {
+            let text = toml::to_string(&c).unwrap();
+            assert_eq!(
+                toml::from_str::<RegistrarConfig>(&text).unwrap(),
+                c,
+                "{text}"
+            );
+        }
+        let text = toml::to_string(&RegistrarConfig::in_memory()).unwrap();
+        assert!(text.contains("db_path = \"\""), "{text}");
     }
 }

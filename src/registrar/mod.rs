@@ -15,7 +15,8 @@
 //! [`location`] (the sharded table), [`persist`] (SQLite write-behind and reload),
 //! [`register`] (REGISTER processing), [`sip_glue`] (from a parsed `sip::Message`, the
 //! response through the sip writer), [`directory`] (the forwarding table as subscriber
-//! directory, AoR keys), [`config`] (`[registrar]` settings).
+//! directory, AoR keys), [`config`] (`[registrar]` settings), [`sweeper`] (the thread that
+//! sweeps expired bindings).
 //!
 //! Wiring (what the runtime and the proxy do):
 //!
@@ -56,7 +57,8 @@
 //! assert_eq!(r, UserLookup::Found(1));
 //! assert_eq!(found.get(0).map(|b| b.contact()), Some(&b"sip:alice@127.0.0.1:5062"[..]));
 //!
-//! // A timer, e.g. every second: bounded sweep of expired bindings.
+//! // A timer, e.g. every second: bounded sweep of expired bindings (`ringlet run` uses
+//! // spawn_sweeper, a thread doing exactly this).
 //! table.sweep(now, 32);
 //! // Shutdown: last batch to disk.
 //! if let Some((handle, _report)) = persistence { handle.stop(); }
@@ -75,6 +77,7 @@ pub mod persist;
 pub mod register;
 pub mod sip_date;
 pub mod sip_glue;
+pub mod sweeper;
 
 pub use binding::{BindingFlags, BindingList, BindingRef, QValue, TimeBase, DEFAULT_Q};
 pub use config::{RegistrarConfig, RegistrarConfigError};
@@ -92,3 +95,4 @@ pub use register::{
     RegisterOutcome, RegisterSource, Registrar, RequestedContact, ResponseHeader,
     SubscriberDirectory, UserLookup,
 };
+pub use sweeper::{spawn_sweeper, BindingSweeper, SweepHook};

@@ -22,10 +22,11 @@
 //!   0 gives every worker its own ephemeral source ports; list an address several times to get
 //!   several source ports per worker. `Incoming::local`/`Transmit::local` index this list.
 //! - Draining: a worker stops reading its sockets (handoffs and timers still run) and leaves
-//!   once its endpoint's `next_timeout()` is `None` and its sends are done, or when the drain
-//!   time is over (counted in `drain_expired`). An endpoint with work in flight must
-//!   therefore keep returning a deadline; responses arriving on the sockets are no longer
-//!   read while draining, so in-flight transactions end through their timers.
+//!   once its endpoint reports `is_idle()` (by default: `next_timeout()` is `None`) and its
+//!   sends are done, or when the drain time is over (counted in `drain_expired`). An
+//!   endpoint with work in flight must therefore not report idle and keep returning a
+//!   deadline; responses arriving on the sockets are no longer read while draining, so
+//!   in-flight transactions end through their timers.
 //! - [`IoBackendChoice`]: `Auto` probes io_uring once and falls back to poll with one log
 //!   line saying why; `Uring` refuses to start without it; `Poll` never tries it.
 //!

@@ -234,10 +234,10 @@ impl WorkerCore {
     }
 
     /// While draining, whether the worker may leave now: yes once the endpoint has nothing
-    /// left in flight (no deadline) and the backend has no send outstanding; yes, counted
-    /// in `drain_expired`, when the drain time is over regardless.
+    /// left in flight ([`Endpoint::is_idle`]) and the backend has no send outstanding; yes,
+    /// counted in `drain_expired`, when the drain time is over regardless.
     pub fn may_leave(&self, now: Instant, drain_deadline: Instant, sends_in_flight: bool) -> bool {
-        if self.endpoint.next_timeout().is_none() && !sends_in_flight {
+        if self.endpoint.is_idle() && !sends_in_flight {
             return true;
         }
         if now >= drain_deadline {

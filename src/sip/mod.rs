@@ -38,9 +38,13 @@
 //! ```
 //!
 //! Invariants: a [`Message`] borrows the datagram and never copies it; parsing fills a
-//! fixed array of [`MAX_HEADERS`] header slots and allocates nothing; typed accessors parse
-//! on each call and return [`ParseError`] naming the header and byte offset; the writer only
-//! appends to the caller's `Vec` and copies unchanged bytes verbatim.
+//! fixed array of [`MAX_HEADERS`] (64) header slots and allocates nothing; more header
+//! lines, or a header block past [`MAX_HEAD`] (64 KiB), are refused (status 513), never
+//! spilled. The parser frames (start line, header index, Content-Length); typed accessors
+//! parse on each call and return [`ParseError`] naming the header and byte offset, and
+//! [`validate_request`] runs the RFC 3261 §16.3 checks before routing. A request that
+//! [`parse`] refuses can still be answered: [`parse_for_reply`] + [`write_response`]. The
+//! writer only appends to the caller's `Vec` and copies unchanged bytes verbatim.
 //!
 //! Files: `parse.rs` framing, `message.rs` the model and accessors, `header.rs` names,
 //! `scan.rs` byte classes, `uri.rs` URIs and `uri_eq`, `via.rs`, `name_addr.rs`,

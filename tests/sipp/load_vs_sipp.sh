@@ -85,7 +85,9 @@ workers = 1
 cores = "none"
 [files]
 table = "$tmp/ringlet.table"
-registrations = "$tmp/registrations.db"
+[registrar]
+# In memory, like kamailio.cfg (usrloc db_mode 0).
+db_path = ""
 [management]
 listen = "127.0.0.1:$MGMT_PORT"
 EOF

@@ -54,10 +54,11 @@ cores = "none"
 drain_ms = 100
 [files]
 table = "$TMP/provider.table"
-registrations = "$TMP/registrations.db"
 # Digest is tested by auth_register_call.sh; here the phones are trusted by their From/To.
 [auth]
 enabled = false
+[registrar]
+db_path = "$TMP/registrations.db"
 TOML
 
 "$RINGLET" run --config "$TMP/ringlet.toml" >"$TMP/ringlet.log" 2>&1 &

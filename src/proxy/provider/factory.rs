@@ -60,7 +60,9 @@ impl ProviderShared {
 
     /// Everything `ringlet run` needs from a validated configuration: the table file
     /// (`[files] table`; the embedded demo table when that file does not exist and is the
-    /// default path), SIP timers, a fresh branch salt. Registrations are kept in memory.
+    /// default path), SIP timers, a fresh branch salt, the `[registrar]` settings. The
+    /// location table starts empty: the caller loads persisted registrations into it
+    /// (`registrar::start_persistence`) before the workers start.
     pub fn from_config(
         config: &Config,
         provider: ProviderConfig,
@@ -109,7 +111,7 @@ impl ProviderShared {
         };
         Ok(ProviderShared::new(
             table,
-            &RegistrarConfig::in_memory(),
+            &config.registrar,
             provider,
             proxy,
             now,
