@@ -18,6 +18,7 @@ use std::time::Instant;
 use socket2::SockAddr;
 
 use super::counters::WorkerCounters;
+use super::slack::TimerSlack;
 use super::socket::{
     rxq_overflow_from_control, sockaddr_bytes_to_std, OverflowTracker, RXQ_OVFL_CMSG_SPACE,
 };
@@ -44,10 +45,16 @@ pub(crate) struct PollWorker {
     send_iovs: Vec<libc::iovec>,
     send_addrs: Vec<SockAddr>,
     pollfds: Vec<libc::pollfd>,
+    slack: TimerSlack,
 }
 
 impl PollWorker {
-    pub fn new(sockets: Vec<UdpSocket>, batch: usize, buf_size: usize) -> io::Result<PollWorker> {
+    pub fn new(
+        sockets: Vec<UdpSocket>,
+        batch: usize,
+        buf_size: usize,
+        slack: TimerSlack,
+    ) -> io::Result<PollWorker> {
         let batch = batch.max(1);
         let control_words = RXQ_OVFL_CMSG_SPACE.div_ceil(8);
         let n = sockets.len();
@@ -67,6 +74,7 @@ impl PollWorker {
             send_iovs: Vec::with_capacity(batch),
             send_addrs: Vec::with_capacity(batch),
             pollfds: Vec::with_capacity(n + 1),
+            slack,
         })
     }
 
@@ -90,7 +98,13 @@ impl PollWorker {
                     });
                 }
             }
-            let timeout_ms: libc::c_int = match core.deadline() {
+            // While running, timer wake-ups go to the slack grid; a drain ends on time.
+            let deadline = if reading {
+                self.slack.round_up(core.deadline())
+            } else {
+                core.deadline()
+            };
+            let timeout_ms: libc::c_int = match deadline {
                 None => -1,
                 // Round up: waking a little late is harmless, waking early spins.
                 Some(d) => {

@@ -23,13 +23,14 @@
 use std::io;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use socket2::SockAddr;
 
 use super::buf_ring::BufRing;
 use super::counters::WorkerCounters;
+use super::slack::TimerSlack;
 use super::socket::{
     rxq_overflow_from_control, sockaddr_bytes_to_std, OverflowTracker, RXQ_OVFL_CMSG_SPACE,
 };
@@ -60,6 +61,12 @@ fn send_user_data(batch: usize, i: usize) -> u64 {
 /// Send batches beyond this many in flight are refused (sends dropped and counted): the
 /// kernel is not completing sends, and memory must stay bounded.
 const MAX_SEND_BATCHES: usize = 256;
+/// Longest completion coalescing window honoured (a longer one is cut to this).
+const MAX_COALESCE_US: u32 = 10_000;
+/// The wait's timeout when the endpoint has no deadline but coalescing needs one (the
+/// kernel's min-wait applies only to waits with a timeout longer than the window).
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
 /// Turns spent reaping cancelled operations at exit before giving up.
 const TEARDOWN_TURNS: usize = 200;
 
@@ -148,6 +155,11 @@ pub(crate) struct UringWorker {
     sends_queued: usize,
     setup: &'static str,
     cqes: Vec<(u64, i32, u32)>,
+    slack: TimerSlack,
+    /// Completion coalescing window in µs (0: off, or the kernel lacks min-wait).
+    coalesce_us: u32,
+    /// Completions a coalesced wait asks for before its window is over.
+    coalesce_want: u32,
 }
 
 impl UringWorker {
@@ -157,6 +169,8 @@ impl UringWorker {
         recv_buffers: u16,
         recv_buffer_size: usize,
         batch: usize,
+        slack: TimerSlack,
+        coalesce: Duration,
     ) -> io::Result<UringWorker> {
         let entries = (batch.max(64) * 4).next_power_of_two().min(4096) as u32;
         let (ring, setup) = build_ring(entries)?;
@@ -172,6 +186,12 @@ impl UringWorker {
         recv_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         recv_hdr.msg_controllen = RXQ_OVFL_CMSG_SPACE as _;
         let n = sockets.len();
+        // IORING_FEAT_MIN_TIMEOUT (Linux 6.12): without it there is no coalescing.
+        let coalesce_us = if ring.params().is_feature_min_timeout() {
+            coalesce.as_micros().min(u128::from(MAX_COALESCE_US)) as u32
+        } else {
+            0
+        };
         Ok(UringWorker {
             ring,
             bufs,
@@ -187,6 +207,9 @@ impl UringWorker {
             sends_queued: 0,
             setup,
             cqes: Vec::with_capacity(entries as usize * 2),
+            slack,
+            coalesce_us,
+            coalesce_want: batch.clamp(1, 4096) as u32,
         })
     }
 
@@ -236,22 +259,47 @@ impl UringWorker {
     /// new has happened: a datagram, a wake, the deadline (or a send that took longer).
     /// While draining, the completion of those sends is itself the news the loop waits for
     /// (it may leave once they are done), so one completion is enough.
+    ///
+    /// Coalescing (`coalesce_us` > 0, kernel min-wait): the wait asks for a whole batch of
+    /// completions but settles for whatever has arrived once `coalesce_us` have passed
+    /// since it began; when nothing at all has arrived by then, the first completion ends
+    /// it at once. So an idle worker answers its first datagram without delay, and a busy
+    /// one takes a turn (a context switch) per window instead of per datagram or two:
+    ///
+    /// ```text
+    ///   wait begins ──── coalesce_us ────┬─ something arrived? return with all of it
+    ///                                    └─ nothing: return on the first completion
+    ///                                       (or the deadline)
+    /// ```
     fn submit_and_wait(
         &mut self,
         last_now: Instant,
         deadline: Option<Instant>,
         draining: bool,
     ) -> io::Result<()> {
-        let queued = std::mem::take(&mut self.sends_queued);
-        let want = if draining { 1 } else { 1 + queued };
-        let r = match deadline {
-            None => self.ring.submit_and_wait(want),
-            Some(d) => {
+        let queued = std::mem::take(&mut self.sends_queued) as u32;
+        let coalesce = self.coalesce_us > 0 && !draining;
+        let want = if draining {
+            1
+        } else if coalesce {
+            queued.saturating_add(self.coalesce_want)
+        } else {
+            1 + queued
+        };
+        let r = match (deadline, coalesce) {
+            (None, false) => self.ring.submit_and_wait(want as usize),
+            (d, _) => {
                 // Measured from the previous turn's clock read: the wait may end slightly late
                 // (by that turn's processing time), never early.
-                let ts = types::Timespec::from(d.saturating_duration_since(last_now));
+                let wait = d.map_or(IDLE_WAIT, |d| d.saturating_duration_since(last_now));
+                let ts = types::Timespec::from(wait);
                 let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(want, &args)
+                let args = if coalesce {
+                    args.min_wait_usec(self.coalesce_us)
+                } else {
+                    args
+                };
+                self.ring.submitter().submit_with_args(want as usize, &args)
             }
         };
         match r {
@@ -278,7 +326,13 @@ impl UringWorker {
         let mut reading = true;
         let mut now = Instant::now();
         loop {
-            self.submit_and_wait(now, core.deadline(), !reading)?;
+            // While running, timer wake-ups go to the slack grid; a drain ends on time.
+            let deadline = if reading {
+                self.slack.round_up(core.deadline())
+            } else {
+                core.deadline()
+            };
+            self.submit_and_wait(now, deadline, !reading)?;
             now = Instant::now();
             WorkerCounters::add(&core.counters.loop_turns, 1);
 

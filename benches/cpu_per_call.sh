@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Proxy CPU time per call (or per challenged registration) at a fixed rate: one proxy with
+# one worker (Ringlet `workers = 1`, Kamailio `-n 1`) on loopback, `ringlet load` as UAC
+# and UAS. CPU = on-CPU ns of every process of the proxy (every thread counted once, from
+# /proc/<pid>/task/<tid>/schedstat) before and after the load, divided by the calls that
+# succeeded. See benches/results/cpu_per_call.md.
+#
+# Usage: benches/cpu_per_call.sh ringlet|kamailio
+# Env: RATE (2000) DUR (10 s) SCEN (call | register) ENABLED (Ringlet [auth], default
+#      false: calls come from a trusted peer) KAMAUTH=1 (Kamailio -A WITH_AUTH, for
+#      register) RINGLET (proxy binary) LOADBIN (load generator binary) OLDCFG=1 (binaries
+#      from before [registrar] db_path) PERF=file (perf record -g the proxy) SHOWOUT=1
+set -euo pipefail
+SIDE=$1
+RINGLET=${RINGLET:-target/release/ringlet}
+LOADBIN=${LOADBIN:-$RINGLET}
+RATE=${RATE:-2000}; DUR=${DUR:-10}; USERS=${USERS:-200}; SCEN=${SCEN:-call}
+PORT=${PORT:-27160}; UAS=$((PORT + 20)); DOMAIN=load.test
+ROOT=$(pwd)
+tmp=$(mktemp -d /tmp/ringlet-cpubench.XXXXXX)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; grep -o "stopped.*" "$tmp/proxy.log" || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+: > "$tmp/users.txt"; : > "$tmp/subscribers.cfg"
+printf 'domain %s\npeer 127.0.0.1 name=loadgen\n' "$DOMAIN" > "$tmp/ringlet.table"
+for i in $(seq 1 "$USERS"); do
+  u="load$i"; p="pw-$i"
+  md5=$(printf '%s:%s:%s' "$u" "$DOMAIN" "$p" | md5sum | cut -d' ' -f1)
+  sha=$(printf '%s:%s:%s' "$u" "$DOMAIN" "$p" | sha256sum | cut -d' ' -f1)
+  echo "$u $DOMAIN $p" >> "$tmp/users.txt"
+  echo "\$sht(ha1=>$u@$DOMAIN) = \"$md5\";" >> "$tmp/subscribers.cfg"
+  echo "user $u@$DOMAIN md5=$md5 sha256=$sha" >> "$tmp/ringlet.table"
+done
+case $SIDE in
+ringlet)
+  cat > "$tmp/ringlet.toml" <<TOML
+listen = ["127.0.0.1:$PORT"]
+log_level = "info"
+[runtime]
+workers = 1
+cores = "none"
+[files]
+table = "$tmp/ringlet.table"
+$(if [ -n "${OLDCFG:-}" ]; then echo "registrations = \"$tmp/registrations.db\""; else printf '[registrar]\ndb_path = "%s"' "$tmp/registrations.db"; fi)
+[management]
+listen = "127.0.0.1:$((PORT + 30))"
+[auth]
+enabled = ${ENABLED:-false}
+algorithms = ["MD5"]
+pike_threshold = 0
+TOML
+  timeout 300 "$RINGLET" run --config "$tmp/ringlet.toml" > "$tmp/proxy.log" 2>&1 &
+  pid=$!;;
+kamailio)
+  cp "$ROOT/tuning/kamailio/kamailio.cfg" "$tmp/kamailio.cfg"
+  timeout 300 kamailio -f "$tmp/kamailio.cfg" -DD -E -w "$tmp" -P "$tmp/kamailio.pid" \
+    ${KAMAUTH:+-A WITH_AUTH} -A "LISTEN_PORT=$PORT" -n 1 -m 256 -M 16 > "$tmp/proxy.log" 2>&1 &
+  pid=$!;;
+esac
+for _ in $(seq 50); do ss -Hlun "sport = :$PORT" | grep -q . && break; sleep 0.1; done
+sleep 1
+cpu_ns() {
+  local total=0 p t
+  for p in $(pstree -p -T "$pid" | grep -o '([0-9]*)' | tr -d '()'); do
+    for t in /proc/$p/task/*/schedstat; do
+      [ -r "$t" ] && total=$((total + $(cut -d' ' -f1 "$t")))
+    done
+  done
+  echo $total
+}
+if [ -n "${PERF:-}" ]; then
+  wpid=$(pstree -p -T "$pid" | grep -o '([0-9]*)' | tr -d '()' | tail -1)
+  perf record -F 2000 -g -p "$wpid" -o "$PERF" -- sleep $((DUR - 1)) >/dev/null 2>&1 &
+fi
+before=$(cpu_ns)
+if [ "$SCEN" = call ]; then UARGS=""; else UARGS="--users $tmp/users.txt"; fi
+out=$(timeout $((DUR + 60)) "$LOADBIN" load --proxy "127.0.0.1:$PORT" --uas "127.0.0.1:$UAS" \
+  --scenario "$SCEN" $UARGS --rate "$RATE" --duration "$DUR" --json --quiet || true)
+after=$(cpu_ns)
+[ -n "${SHOWOUT:-}" ] && echo "$out"
+ok=$(printf '%s' "$out" | grep -o '"succeeded":[0-9]*' | head -1 | cut -d: -f2 || true)
+failed=$(printf '%s' "$out" | grep -o '"failed":[0-9]*' | head -1 | cut -d: -f2 || true)
+retr=$(printf "%s" "$out" | grep -o "\"retransmissions[a-z_]*\":[0-9]*" | head -1 | cut -d: -f2 || true)
+cpu=$((after - before))
+[ -n "${SHOWLOG:-}" ] && cat "$tmp/proxy.log" | tail -5
+echo "$SIDE scen=$SCEN rate=$RATE dur=$DUR ok=$ok failed=$failed retrans=${retr:-?} proxy_cpu_ms=$((cpu / 1000000)) us_per_op=$(awk -v c=$cpu -v n=$ok 'BEGIN{ if (n>0) printf "%.1f", c/n/1000; else print "n/a" }')"
