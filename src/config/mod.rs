@@ -78,6 +78,13 @@ pub struct RuntimeSection {
     pub recv_buffer_size: u32,
     /// Capacity of each worker's cross-worker handoff queue (datagrams).
     pub handoff_queue: u32,
+    /// io_uring: how long a busy worker may wait to gather completions into one loop turn,
+    /// in microseconds (Linux 6.12+; ignored elsewhere); an idle worker still wakes on its
+    /// first datagram at once. 0 = one turn per wake-up. Trades latency for CPU per call.
+    pub coalesce_us: u32,
+    /// Timer wake-ups rounded up to this grid in milliseconds, so that timers due close
+    /// together share one wake-up (SIP timers are hundreds of ms). 0 = exact.
+    pub timer_slack_ms: u32,
 }
 
 /// `[sockets]`: kernel socket options.
@@ -161,6 +168,8 @@ impl Default for RuntimeSection {
             recv_buffers: 1024,
             recv_buffer_size: 16 * 1024,
             handoff_queue: 4096,
+            coalesce_us: 500,
+            timer_slack_ms: 10,
         }
     }
 }
@@ -352,6 +361,24 @@ impl Config {
             return bad(
                 "runtime.handoff_queue",
                 "0 is not allowed; must be at least 1".into(),
+            );
+        }
+        if rt.coalesce_us > 100_000 {
+            return bad(
+                "runtime.coalesce_us",
+                format!(
+                    "{} is out of range; allowed: 0..=100000 microseconds",
+                    rt.coalesce_us
+                ),
+            );
+        }
+        if rt.timer_slack_ms > 100 {
+            return bad(
+                "runtime.timer_slack_ms",
+                format!(
+                    "{} is out of range; allowed: 0..=100 milliseconds (T1 is 500)",
+                    rt.timer_slack_ms
+                ),
             );
         }
 
@@ -549,5 +576,20 @@ mod tests {
     fn syntax_error_has_a_line() {
         let e = Config::from_toml_str("[sip]\nt1_ms = = 3\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod runtime_knob_defaults {
+    use std::time::Duration;
+
+    /// The config's defaults are the runtime's documented ones (the layers cannot share the
+    /// constant: config sits below runtime).
+    #[test]
+    fn coalesce_and_slack_defaults_match_the_runtime() {
+        let rt = crate::runtime::RuntimeConfig::from_config(&super::Config::default());
+        assert_eq!(rt.coalesce, crate::runtime::DEFAULT_COALESCE);
+        assert_eq!(rt.timer_slack, crate::runtime::DEFAULT_TIMER_SLACK);
+        assert_eq!(rt.coalesce, Duration::from_micros(500));
     }
 }

@@ -116,10 +116,10 @@ pub struct RuntimeConfig {
     pub coalesce: Duration,
 }
 
-/// The completion coalescing window of `ringlet run` ([`RuntimeConfig::from_config`]).
+/// The completion coalescing window `ringlet run` uses by default (`[runtime] coalesce_us`).
 pub const DEFAULT_COALESCE: Duration = Duration::from_micros(500);
 
-/// The timer slack of `ringlet run` ([`RuntimeConfig::from_config`]): 10 ms, 2 % of T1.
+/// The timer slack `ringlet run` uses by default (`[runtime] timer_slack_ms`): 10 ms, 2 % of T1.
 pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_millis(10);
 
 impl RuntimeConfig {
@@ -183,8 +183,8 @@ impl RuntimeConfig {
                 send_buffer: size(c.sockets.send_buffer),
             },
             thread_name: "ringlet-w".into(),
-            timer_slack: DEFAULT_TIMER_SLACK,
-            coalesce: DEFAULT_COALESCE,
+            timer_slack: Duration::from_millis(u64::from(c.runtime.timer_slack_ms)),
+            coalesce: Duration::from_micros(u64::from(c.runtime.coalesce_us)),
         }
     }
 }
