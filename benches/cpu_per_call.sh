@@ -6,7 +6,7 @@
 # succeeded. See benches/results/cpu_per_call.md.
 #
 # Usage: benches/cpu_per_call.sh ringlet|kamailio
-# Env: RATE (2000) DUR (10 s) SCEN (call | register) ENABLED (Ringlet [auth], default
+# Env: COALESCE_US (Ringlet [runtime] coalesce_us, 200) RATE (2000) DUR (10 s) SCEN (call | register) ENABLED (Ringlet [auth], default
 #      false: calls come from a trusted peer) KAMAUTH=1 (Kamailio -A WITH_AUTH, for
 #      register) RINGLET (proxy binary) LOADBIN (load generator binary) OLDCFG=1 (binaries
 #      from before [registrar] db_path) PERF=file (perf record -g the proxy) SHOWOUT=1
@@ -39,6 +39,7 @@ log_level = "info"
 [runtime]
 workers = 1
 cores = "none"
+coalesce_us = ${COALESCE_US:-200}
 [files]
 table = "$tmp/ringlet.table"
 $(if [ -n "${OLDCFG:-}" ]; then echo "registrations = \"$tmp/registrations.db\""; else printf '[registrar]\ndb_path = "%s"' "$tmp/registrations.db"; fi)

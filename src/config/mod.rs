@@ -168,7 +168,7 @@ impl Default for RuntimeSection {
             recv_buffers: 1024,
             recv_buffer_size: 16 * 1024,
             handoff_queue: 4096,
-            coalesce_us: 500,
+            coalesce_us: 200,
             timer_slack_ms: 10,
         }
     }
@@ -590,6 +590,6 @@ mod runtime_knob_defaults {
         let rt = crate::runtime::RuntimeConfig::from_config(&super::Config::default());
         assert_eq!(rt.coalesce, crate::runtime::DEFAULT_COALESCE);
         assert_eq!(rt.timer_slack, crate::runtime::DEFAULT_TIMER_SLACK);
-        assert_eq!(rt.coalesce, Duration::from_micros(500));
+        assert_eq!(rt.coalesce, Duration::from_micros(200));
     }
 }

@@ -117,7 +117,7 @@ pub struct RuntimeConfig {
 }
 
 /// The completion coalescing window `ringlet run` uses by default (`[runtime] coalesce_us`).
-pub const DEFAULT_COALESCE: Duration = Duration::from_micros(500);
+pub const DEFAULT_COALESCE: Duration = Duration::from_micros(200);
 
 /// The timer slack `ringlet run` uses by default (`[runtime] timer_slack_ms`): 10 ms, 2 % of T1.
 pub const DEFAULT_TIMER_SLACK: Duration = Duration::from_millis(10);
