@@ -116,6 +116,19 @@ EOF
 # no spaces for "ringlet", so awk's fields are the stat fields.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$ringlet_pid/stat"; }
 TICK=$(getconf CLK_TCK)
+# CPU ticks per thread name of the proxy ("name ticks" lines; threads of one name summed).
+thread_ticks() {
+    local t
+    for t in /proc/$ringlet_pid/task/*; do
+        [ -r "$t/stat" ] || continue
+        printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
+    done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
+}
+# The difference of two thread_ticks snapshots, in ms, busiest first.
+thread_delta() { # before-file after-file
+    awk -v tick="$TICK" 'NR == FNR { b[$1] = $2; next } { d = ($2 - b[$1]) * 1000 / tick; if (d > 0) printf "%s %.0fms\n", $1, d }' "$1" "$2" |
+        sort -k2 -t' ' -rn | tr '\n' ' '
+}
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 load() { # out-file args...
@@ -172,12 +185,14 @@ for mode in $MODES; do
     # socket address in the Contact, so a fixed address keeps one binding per AoR, like a
     # phone (and one database row per registration). One source port means one proxy
     # worker (SO_REUSEPORT hashes the 4-tuple): fine for CPU per registration.
-    la0=$(loadavg); c0=$(cpu_ticks)
+    la0=$(loadavg); c0=$(cpu_ticks); thread_ticks > "$tmp/threads.0"
     load "$tmp/$mode.fixed.json" --rate "$FIXED_RATE" --duration "$FIXED_SECS" \
         --local "127.0.0.1:$FIXED_PORT" --ports 1
     sleep $(((BATCH_MS + 999) / 1000 + 1)) # the last write-behind batch belongs to this run
     c1=$(cpu_ticks); la1=$(loadavg)
     summarise "$mode" fixed "$tmp/$mode.fixed.json" $((c1 - c0)) "$la0" "$la1"
+    thread_ticks > "$tmp/threads.1"
+    echo "$mode             proxy threads: $(thread_delta "$tmp/threads.0" "$tmp/threads.1")"
     if [ -n "$db" ]; then
         echo "$mode             database after the fixed run: $(sqlite3 "$db" 'select count(*) from binding' 2>/dev/null || echo '?') bindings"
     fi
@@ -186,12 +201,14 @@ for mode in $MODES; do
     # new `ringlet load` run with new ports, so every step adds a binding per AoR (new
     # Contact): by the end an AoR holds up to one binding per step (max_contacts = 16
     # caps it; keep the steps under 16), and a persisted registration rewrites all of them.
-    la0=$(loadavg); c0=$(cpu_ticks)
+    la0=$(loadavg); c0=$(cpu_ticks); thread_ticks > "$tmp/threads.0"
     load "$tmp/$mode.findmax.json" --find-max --rate "$START_RATE" --step-factor "$STEP_FACTOR" \
         --step-secs "$STEP_SECS" --max-time "$MAX_TIME" --refine "$REFINE"
     sleep $(((BATCH_MS + 999) / 1000 + 1))
     c1=$(cpu_ticks); la1=$(loadavg)
     summarise "$mode" find-max "$tmp/$mode.findmax.json" $((c1 - c0)) "$la0" "$la1"
+    thread_ticks > "$tmp/threads.1"
+    echo "$mode             proxy threads: $(thread_delta "$tmp/threads.0" "$tmp/threads.1")"
 
     stop_proxy
     if [ -n "$db" ] && [ -f "$db" ]; then

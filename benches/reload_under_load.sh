@@ -25,7 +25,7 @@
 # Environment (defaults):
 #   SUBSCRIBERS=1000000 CALLERS=100 WORKERS=2 LOAD_WORKERS=1
 #   RATE=400 DURATION=40 RENAME_AT=12 SIGHUP_AT=26 HOLD_MS=0
-#   RUNS="before reload after"
+#   RUNS="before reload after"   (any sequence of before/after/reload, repeats allowed)
 #   BASE_PORT=29060   ports BASE (proxy), BASE+20 (load UAS), BASE+30 (management)
 #   KEEP=1            keep the temporary folder (table, logs, JSON, RSS samples)
 # Loopback only; every process started here is under `timeout` and stopped on exit.
@@ -94,11 +94,6 @@ with open(f"{tmp}/ringlet.table", "w") as t:
             chunk = []
     t.writelines(chunk)
 PY
-# The next version: written now (not while the calls run, so that writing 60 MB does not
-# compete with the proxy for the CPU), renamed over the table during the run. A hidden
-# name in the same folder: rename(2) is atomic on one file system.
-cp "$tmp/ringlet.table" "$tmp/.ringlet.table.next"
-echo "user added-during-run@$DOMAIN md5=0123456789abcdef0123456789abcdef" >> "$tmp/.ringlet.table.next"
 t1=$(now)
 echo "reload: table $(wc -l < "$tmp/ringlet.table") lines, $(du -m "$tmp/ringlet.table" | cut -f1) MiB, generated in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
 
@@ -139,6 +134,19 @@ mem() { # "VmRSS VmHWM" in MiB
     awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { printf "%.0f %.0f", r / 1024, h / 1024 }' "/proc/$ringlet_pid/status"
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$ringlet_pid/stat"; }
+# CPU ticks per thread name of the proxy ("name ticks" lines; threads of one name summed).
+thread_ticks() {
+    local t
+    for t in /proc/$ringlet_pid/task/*; do
+        [ -r "$t/stat" ] || continue
+        printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
+    done | awk '{ s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
+}
+# The difference of two thread_ticks snapshots, in ms, busiest first.
+thread_delta() { # before-file after-file
+    awk -v tick="$TICK" 'NR == FNR { b[$1] = $2; next } { d = ($2 - b[$1]) * 1000 / tick; if (d > 0) printf "%s %.0fms\n", $1, d }' "$1" "$2" |
+        sort -k2 -t' ' -rn | tr '\n' ' '
+}
 
 sleep 2
 read -r rss hwm <<< "$(mem)"
@@ -155,16 +163,29 @@ sample_rss() {
     done
 }
 
-call_run() { # name
+# The next version of the table: written before a reload run starts (so that writing 60 MB
+# does not compete with the proxy for the CPU), renamed over the table during the run. A
+# hidden name in the same folder: rename(2) is atomic on one file system.
+added=0
+prepare_next() {
+    added=$((added + 1))
+    cp "$tmp/ringlet.table" "$tmp/.ringlet.table.next"
+    echo "user added-during-run-$added@$DOMAIN md5=0123456789abcdef0123456789abcdef" >> "$tmp/.ringlet.table.next"
+}
+
+call_run() { # name (before, reload or after; repeatable)
     local name=$1 la0 la1 c0 c1 pid
-    la0=$(loadavg); c0=$(cpu_ticks)
+    if [ "$name" = reload ]; then prepare_next; fi
+    runs_done=$((runs_done + 1))
+    name="$runs_done-$name"
+    la0=$(loadavg); c0=$(cpu_ticks); thread_ticks > "$tmp/threads.0"
     timeout $((DURATION + 60)) "$RINGLET" load --proxy "127.0.0.1:$PROXY_PORT" --uas "127.0.0.1:$UAS_PORT" \
         --workers "$LOAD_WORKERS" --users "$tmp/callers.txt" --scenario call --rate "$RATE" \
         --duration "$DURATION" --hold-ms "$HOLD_MS" --drain 10 --json \
         > "$tmp/$name.json" 2> "$tmp/$name.seconds" &
     pid=$!
-    if [ "$name" = reload ]; then
-        sample_rss > "$tmp/rss.samples" &
+    if [ "${name#*-}" = reload ]; then
+        sample_rss > "$tmp/$name.rss" &
         sampler_pid=$!
         sleep "$RENAME_AT"
         mv "$tmp/.ringlet.table.next" "$tmp/ringlet.table"
@@ -180,7 +201,7 @@ call_run() { # name
         wait "$sampler_pid" 2>/dev/null || true
         sampler_pid=""
     fi
-    c1=$(cpu_ticks); la1=$(loadavg)
+    c1=$(cpu_ticks); la1=$(loadavg); thread_ticks > "$tmp/threads.1"
     python3 - "$name" "$tmp/$name.json" $((c1 - c0)) "$TICK" "$la0" "$la1" <<'PY'
 import json, sys
 name, path, ticks, tick, la0, la1 = sys.argv[1:7]
@@ -197,9 +218,11 @@ print(f"{name:7} attempted {d['attempted']} ok {d['succeeded']} failed {d['faile
       f"INVITE 1st resp p99.9 {inv.get('p999_ms')} max {inv.get('max_ms')} ms; "
       f"proxy CPU {cpu:.2f} s ({cpu * 1e6 / max(d['attempted'], 1):.0f} us/call); load avg {la0} -> {la1}")
 PY
+    echo "$name proxy threads: $(thread_delta "$tmp/threads.0" "$tmp/threads.1")"
 }
 
 echo "reload: calls at $RATE/s for $DURATION s per run, runs: $RUNS"
+runs_done=0
 for run in $RUNS; do
     call_run "$run"
     sleep 2
@@ -207,14 +230,19 @@ done
 
 echo "reload: reloads logged by the proxy:"
 grep -E 'loaded:|refused|SIGHUP' "$tmp/ringlet.log" | sed 's/^/  /' || true
-if [ -s "$tmp/rss.samples" ]; then
-    awk 'NR == 1 { first = $2 } { if ($2 > max) { max = $2; at = $1 } last = $2; hwm = $3 }
-         END { printf "reload: proxy VmRSS during the reload run: start %d MiB, max %d MiB (t=%ss), end %d MiB; VmHWM %d MiB\n", first, max, at, last, hwm }' \
-        "$tmp/rss.samples"
-fi
+for f in "$tmp"/*-reload.rss; do
+    [ -s "$f" ] || continue
+    awk -v run="$(basename "$f" .rss)" 'NR == 1 { first = $2 } { if ($2 > max) { max = $2; at = $1 } last = $2; hwm = $3 }
+         END { printf "reload: run %s proxy VmRSS: start %d MiB, max %d MiB (t=%ss), end %d MiB; VmHWM %d MiB\n", run, first, max, at, last, hwm }' "$f"
+done
 read -r rss hwm <<< "$(mem)"
 echo "reload: proxy memory at the end: VmRSS $rss MiB, VmHWM $hwm MiB"
-if [ -s "$tmp/reload.seconds" ]; then
-    echo "reload: per-second lines of the reload run around the two reloads:"
-    sed -n "$((RENAME_AT - 1)),$((RENAME_AT + 4))p;$((SIGHUP_AT - 1)),$((SIGHUP_AT + 4))p" "$tmp/reload.seconds" | sed 's/^/  /'
-fi
+for f in "$tmp"/*-reload.seconds; do
+    [ -s "$f" ] || continue
+    echo "reload: per-second lines of run $(basename "$f" .seconds) around the two reloads:"
+    # "[  12s] ..." lines: the second before each reload to four seconds after it.
+    awk -v r="$RENAME_AT" -v h="$SIGHUP_AT" '/^\[ *[0-9]+s\]/ { t = $0; sub(/^\[ */, "", t); t += 0
+        if ((t >= r - 1 && t <= r + 4) || (t >= h - 1 && t <= h + 4)) print "  " $0 }' "$f"
+    echo "reload: worst second of run $(basename "$f" .seconds) by set-up p99: $(grep -E '^\[ *[0-9]+s\]' "$f" |
+        awk '{ print $(NF - 1), $0 }' | sort -rn | head -1 | cut -d' ' -f2-)"
+done
