@@ -482,7 +482,14 @@ impl<'a> Message<'a> {
 
     /// The topmost Route value, `None` when there is no Route.
     pub fn top_route(&self) -> Option<Result<NameAddr<'a>, ParseError>> {
-        self.routes().next()
+        // The first comma-separated element of the first Route line, as `routes()` yields
+        // it, without building the iterator chain.
+        let v = self.value_of(self.first_slot(HeaderId::Route)?);
+        let first = match scan::next_comma(v) {
+            Some(i) => scan::trim(&v[..i]),
+            None => v,
+        };
+        Some(NameAddr::parse(first).map_err(|e| self.err(na_kind(e), "Route", first)))
     }
 
     /// Every Record-Route value, top first.
