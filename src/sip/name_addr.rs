@@ -42,6 +42,7 @@ pub enum BadNameAddr {
 
 impl<'a> NameAddr<'a> {
     /// Parses one value (already separated from its neighbours by commas, trimmed).
+    #[inline]
     pub fn parse(raw: &'a [u8]) -> Result<NameAddr<'a>, BadNameAddr> {
         let s = raw;
         let mut display_name = None;

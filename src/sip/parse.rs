@@ -34,6 +34,7 @@ pub const MAX_HEAD: usize = u16::MAX as usize;
 /// Trailing bytes after the body (the second message of RFC 4475 dblreq) are ignored:
 /// [`Message::len`] says how many bytes this message took. Without a Content-Length the
 /// body runs to the end of `buf` (RFC 3261 §18.3, datagram transports).
+#[inline]
 pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, false)
 }
@@ -48,6 +49,9 @@ pub fn parse_for_reply(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, true)
 }
 
+// Inlined into `parse` so the 600-byte `Message` is built where the caller keeps it
+// instead of being copied out of the returned `Result`.
+#[inline(always)]
 fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     if buf.len() > u32::MAX as usize {
         return Err(ParseError::new(K::MessageTooLarge, 0));
@@ -129,8 +133,10 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         let rest = &buf[pos..];
         let name_len = scan::span(rest, TOKEN);
         let mut i = name_len;
-        while i < rest.len() && (rest[i] == b' ' || rest[i] == b'\t') {
-            i += 1;
+        if rest.get(i) != Some(&b':') {
+            while i < rest.len() && (rest[i] == b' ' || rest[i] == b'\t') {
+                i += 1;
+            }
         }
         if name_len == 0 || name_len > usize::from(u8::MAX) || rest.get(i) != Some(&b':') {
             // Report what the line-at-a-time framing reports: a message cut short
@@ -151,12 +157,15 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         }
         i += 1;
         // Leading LWS of the value; a CR stops it only where it starts the line end.
+        // Usually one SP: the first test of the loop is then a single table lookup.
+        if rest.get(i) == Some(&b' ') {
+            i += 1;
+        }
         while let Some(&b) = rest.get(i) {
-            if b == b' ' || b == b'\t' || (b == b'\r' && rest.get(i + 1) != Some(&b'\n')) {
-                i += 1;
-            } else {
+            if !scan::is(b, WS) || b == b'\n' || (b == b'\r' && rest.get(i + 1) == Some(&b'\n')) {
                 break;
             }
+            i += 1;
         }
         let value_start = pos + i;
         let nl = match scan::find_byte(buf, value_start, b'\n') {
@@ -170,9 +179,15 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             }
             None => return Err(ParseError::new(K::Incomplete, buf.len())),
         };
+        // Trailing LWS: usually just the CR of the CRLF.
         let mut e = nl;
-        while e > value_start && scan::is(buf[e - 1], WS) {
+        if e > value_start && buf[e - 1] == b'\r' {
             e -= 1;
+        }
+        if e > value_start && scan::is(buf[e - 1], WS) {
+            while e > value_start && scan::is(buf[e - 1], WS) {
+                e -= 1;
+            }
         }
         if n == MAX_HEADERS {
             return Err(ParseError::new(K::TooManyHeaders, pos));

@@ -147,6 +147,7 @@ fn scheme_ok(s: &[u8]) -> bool {
 
 impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding `<>` and no LWS).
+    #[inline]
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, BadUri> {
         let colon = scan::find(s, b':').ok_or(BadUri)?;
         let scheme_raw = &s[..colon];
@@ -211,6 +212,7 @@ impl<'a> Uri<'a> {
         }
     }
 
+    #[inline]
     fn parse_sip(mut u: Uri<'a>, rest: &'a [u8]) -> Result<Uri<'a>, BadUri> {
         if !valid_escapes(rest) {
             return Err(BadUri);
