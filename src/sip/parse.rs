@@ -192,7 +192,7 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         if n == MAX_HEADERS {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
-        let id = HeaderId::from_name(&rest[..name_len]);
+        let id = HeaderId::from_line(rest, name_len);
         msg.slots[n] = HeaderSlot {
             id,
             name_len: name_len as u8,
