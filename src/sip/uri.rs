@@ -240,7 +240,7 @@ impl<'a> Uri<'a> {
         let host_end = if hp.first() == Some(&b'[') {
             hp.iter().position(|&b| b == b']').ok_or(BadUri)? + 1
         } else {
-            memchr::memchr3(b':', b';', b'?', hp).unwrap_or(hp.len())
+            scan::find3(hp, 0, b':', b';', b'?').unwrap_or(hp.len())
         };
         let host_raw = &hp[..host_end];
         u.host = Host::parse(host_raw).ok_or(BadUri)?;
