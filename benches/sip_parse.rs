@@ -459,7 +459,8 @@ fn main() {
         cpu_table();
         return;
     }
-    // `SIP_PARSE_LOOP=<lib>:<n>`: run INVITE parse+fields n times and exit, for
+    // `SIP_PARSE_LOOP=<lib>:<n>`: run INVITE parse+fields n times and exit (lib
+    // `ringlet-parse`: ringlet's parse alone), for
     // `perf stat -e instructions:u` (an instruction count does not depend on machine load).
     if let Some(spec) = std::env::var_os("SIP_PARSE_LOOP") {
         let spec = spec.to_string_lossy().into_owned();
@@ -467,6 +468,10 @@ fn main() {
         let n: u64 = n.parse().expect("iteration count");
         for _ in 0..n {
             match lib {
+                "ringlet-parse" => {
+                    black_box(ringlet::sip::parse(black_box(INVITE)).map(|m| m.len()).ok());
+                    continue;
+                }
                 "ringlet" => black_box(ringlet_parse_fields(black_box(INVITE))),
                 "rsip" => black_box(rsip_parse_fields(black_box(INVITE))),
                 _ => black_box(ezk_parse_fields(black_box(INVITE))),

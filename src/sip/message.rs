@@ -370,9 +370,13 @@ impl<'a> Message<'a> {
             .first_slot(HeaderId::CallId)
             .ok_or_else(|| self.missing("Call-ID"))?;
         let v = self.value_of(s);
+        // One branch-free pass: the classes every byte shares, and the number of '@'.
+        let (classes, ats) = v.iter().fold((u16::MAX, 0u32), |(c, n), &b| {
+            (c & scan::CLASS[b as usize], n + u32::from(b == b'@'))
+        });
         let ok = !v.is_empty()
-            && scan::all(v, scan::CALLID)
-            && v.iter().filter(|&&b| b == b'@').count() <= 1
+            && classes & scan::CALLID != 0
+            && ats <= 1
             && v[0] != b'@'
             && v[v.len() - 1] != b'@';
         if ok {
@@ -482,7 +486,14 @@ impl<'a> Message<'a> {
 
     /// The topmost Route value, `None` when there is no Route.
     pub fn top_route(&self) -> Option<Result<NameAddr<'a>, ParseError>> {
-        self.routes().next()
+        // The first comma-separated element of the first Route line, as `routes()` yields
+        // it, without building the iterator chain.
+        let v = self.value_of(self.first_slot(HeaderId::Route)?);
+        let first = match scan::next_comma(v) {
+            Some(i) => scan::trim(&v[..i]),
+            None => v,
+        };
+        Some(NameAddr::parse(first).map_err(|e| self.err(na_kind(e), "Route", first)))
     }
 
     /// Every Record-Route value, top first.

@@ -42,6 +42,7 @@ pub enum BadNameAddr {
 
 impl<'a> NameAddr<'a> {
     /// Parses one value (already separated from its neighbours by commas, trimmed).
+    #[inline]
     pub fn parse(raw: &'a [u8]) -> Result<NameAddr<'a>, BadNameAddr> {
         let s = raw;
         let mut display_name = None;
@@ -54,7 +55,7 @@ impl<'a> NameAddr<'a> {
             }
             let (u, r) = Self::angle(t)?;
             (u, r, true)
-        } else if let Some(lt) = memchr::memchr(b'<', s) {
+        } else if let Some(lt) = scan::find(s, b'<') {
             let dn = scan::trim(&s[..lt]);
             if !dn.is_empty() {
                 // *(token LWS): tokens and white space only (RFC 4475 baddn).
@@ -77,16 +78,22 @@ impl<'a> NameAddr<'a> {
             }
             (u, &s[e..], false)
         };
-        let uri = Uri::parse(uri_raw).map_err(|_| BadNameAddr::Uri)?;
-        if !scan::check_params(rest) {
-            return Err(BadNameAddr::Syntax);
-        }
-        let params = Params::new(rest);
-        let tag = match params.get(b"tag") {
-            Some(Some(t)) => Some(t),
-            Some(None) => return Err(BadNameAddr::Syntax),
-            None => None,
+        let uri = Uri::parse(uri_raw).map_err(|_| {
+            // White space inside `<>` is a name-addr syntax error (RFC 4475 badaspec). No
+            // URI grammar admits it, so it is only looked for once the URI is refused.
+            if angle && uri_raw.iter().any(|&b| scan::is(b, WS)) {
+                BadNameAddr::Syntax
+            } else {
+                BadNameAddr::Uri
+            }
+        })?;
+        // One pass: the generic-param grammar and the first `tag` (as `Params::get` finds it).
+        let tag = match scan::check_params_find(rest, b"tag") {
+            Err(()) | Ok(Some(None)) => return Err(BadNameAddr::Syntax),
+            Ok(Some(Some(t))) => Some(t),
+            Ok(None) => None,
         };
+        let params = Params::new(rest);
         Ok(NameAddr {
             display_name,
             uri,
@@ -97,11 +104,11 @@ impl<'a> NameAddr<'a> {
         })
     }
 
-    /// Splits `<uri>rest`: no LWS allowed just inside the brackets.
+    /// Splits `<uri>rest` (LWS inside the brackets is refused after `Uri::parse`).
     fn angle(t: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), BadNameAddr> {
-        let gt = memchr::memchr(b'>', t).ok_or(BadNameAddr::Syntax)?;
+        let gt = scan::find(t, b'>').ok_or(BadNameAddr::Syntax)?;
         let u = &t[1..gt];
-        if u.is_empty() || u.iter().any(|&b| scan::is(b, WS)) {
+        if u.is_empty() {
             return Err(BadNameAddr::Syntax);
         }
         Ok((u, &t[gt + 1..]))

@@ -34,6 +34,7 @@ pub const MAX_HEAD: usize = u16::MAX as usize;
 /// Trailing bytes after the body (the second message of RFC 4475 dblreq) are ignored:
 /// [`Message::len`] says how many bytes this message took. Without a Content-Length the
 /// body runs to the end of `buf` (RFC 3261 §18.3, datagram transports).
+#[inline]
 pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, false)
 }
@@ -48,6 +49,9 @@ pub fn parse_for_reply(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, true)
 }
 
+// Inlined into `parse` so the 600-byte `Message` is built where the caller keeps it
+// instead of being copied out of the returned `Result`.
+#[inline(always)]
 fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     if buf.len() > u32::MAX as usize {
         return Err(ParseError::new(K::MessageTooLarge, 0));
@@ -73,8 +77,11 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     let mut msg = Message::empty(buf, start_line, line_start as u32, pos as u32);
     let mut n = 0usize;
     loop {
-        let nl = match memchr(b'\n', &buf[pos..]) {
-            Some(i) => pos + i,
+        // One pass per line: the name, the colon and the leading white space are read
+        // byte by byte from the line start, then the line end is found with `find_byte`
+        // starting at the value, so no byte of the line is scanned twice.
+        let first = match buf.get(pos) {
+            Some(&b) => b,
             None if lenient => {
                 msg.headers_end = buf.len() as u32;
                 pos = buf.len();
@@ -82,27 +89,30 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             }
             None => return Err(ParseError::new(K::Incomplete, buf.len())),
         };
-        if nl >= MAX_HEAD {
-            // Slots hold 16-bit offsets (see `HeaderSlot`).
-            return Err(ParseError::new(K::MessageTooLarge, pos));
-        }
-        let content_end = if nl > pos && buf[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
-        if content_end == pos {
+        if first == b'\n' || (first == b'\r' && buf.get(pos + 1) == Some(&b'\n')) {
             // The blank line that ends the header block.
+            let nl = if first == b'\n' { pos } else { pos + 1 };
+            if nl >= MAX_HEAD {
+                return Err(ParseError::new(K::MessageTooLarge, pos));
+            }
             msg.headers_end = pos as u32;
             pos = nl + 1;
             break;
         }
-        let first = buf[pos];
         if first == b' ' || first == b'\t' {
             // Line folding (RFC 3261 §7.3.1): the line continues the previous value.
+            let nl = match find_line_end(buf, pos, lenient)? {
+                Some(nl) => nl,
+                None => {
+                    msg.headers_end = buf.len() as u32;
+                    pos = buf.len();
+                    break;
+                }
+            };
             if n == 0 {
                 return Err(ParseError::new(K::BadHeaderLine, pos));
             }
+            let content_end = if buf[nl - 1] == b'\r' { nl - 1 } else { nl };
             let slot = &mut msg.slots[n - 1];
             let text = &buf[pos..content_end];
             let lead = scan::span(text, WS);
@@ -120,36 +130,75 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             continue;
         }
         // name *(SP/HTAB) ":" LWS value
-        let line = &buf[pos..content_end];
-        let name_len = scan::span(line, TOKEN);
-        if name_len == 0 || name_len > usize::from(u8::MAX) {
-            return Err(ParseError::new(K::BadHeaderLine, pos));
-        }
+        let rest = &buf[pos..];
+        let name_len = scan::span(rest, TOKEN);
         let mut i = name_len;
-        while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
-            i += 1;
+        if rest.get(i) != Some(&b':') {
+            while i < rest.len() && (rest[i] == b' ' || rest[i] == b'\t') {
+                i += 1;
+            }
         }
-        if i >= line.len() || line[i] != b':' {
-            return Err(ParseError::new(K::BadHeaderLine, pos + i));
+        if name_len == 0 || name_len > usize::from(u8::MAX) || rest.get(i) != Some(&b':') {
+            // Report what the line-at-a-time framing reports: a message cut short
+            // (no line end) or too large first, then the malformed line.
+            if find_line_end(buf, pos, lenient)?.is_none() {
+                msg.headers_end = buf.len() as u32;
+                pos = buf.len();
+                break;
+            }
+            return Err(ParseError::new(
+                K::BadHeaderLine,
+                if name_len == 0 || name_len > usize::from(u8::MAX) {
+                    pos
+                } else {
+                    pos + i
+                },
+            ));
         }
         i += 1;
-        while i < line.len() && scan::is(line[i], WS) {
+        // Leading LWS of the value; a CR stops it only where it starts the line end.
+        // Usually one SP: the first test of the loop is then a single table lookup.
+        if rest.get(i) == Some(&b' ') {
             i += 1;
         }
-        let mut e = line.len();
-        while e > i && scan::is(line[e - 1], WS) {
+        while let Some(&b) = rest.get(i) {
+            if !scan::is(b, WS) || b == b'\n' || (b == b'\r' && rest.get(i + 1) == Some(&b'\n')) {
+                break;
+            }
+            i += 1;
+        }
+        let value_start = pos + i;
+        let nl = match scan::find_byte(buf, value_start, b'\n') {
+            Some(nl) if nl < MAX_HEAD => nl,
+            // Slots hold 16-bit offsets (see `HeaderSlot`).
+            Some(_) => return Err(ParseError::new(K::MessageTooLarge, pos)),
+            None if lenient => {
+                msg.headers_end = buf.len() as u32;
+                pos = buf.len();
+                break;
+            }
+            None => return Err(ParseError::new(K::Incomplete, buf.len())),
+        };
+        // Trailing LWS: usually just the CR of the CRLF.
+        let mut e = nl;
+        if e > value_start && buf[e - 1] == b'\r' {
             e -= 1;
+        }
+        if e > value_start && scan::is(buf[e - 1], WS) {
+            while e > value_start && scan::is(buf[e - 1], WS) {
+                e -= 1;
+            }
         }
         if n == MAX_HEADERS {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
-        let id = HeaderId::from_name(&line[..name_len]);
+        let id = HeaderId::from_line(rest, name_len);
         msg.slots[n] = HeaderSlot {
             id,
             name_len: name_len as u8,
             start: pos as u16,
-            value_start: (pos + i) as u16,
-            value_end: (pos + e) as u16,
+            value_start: value_start as u16,
+            value_end: e as u16,
         };
         let first = &mut msg.first[id as usize];
         if *first == u8::MAX {
@@ -191,6 +240,18 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     };
     msg.len = body_end as u32;
     Ok(msg)
+}
+
+/// The LF ending the line that starts at `pos`: `Ok(None)` when there is none and the parse
+/// is lenient (the header block then ends at the end of `buf`), `Incomplete` when strict,
+/// `MessageTooLarge` past [`MAX_HEAD`] (slots hold 16-bit offsets, see `HeaderSlot`).
+fn find_line_end(buf: &[u8], pos: usize, lenient: bool) -> Result<Option<usize>, ParseError> {
+    match scan::find_byte(buf, pos, b'\n') {
+        Some(nl) if nl >= MAX_HEAD => Err(ParseError::new(K::MessageTooLarge, pos)),
+        Some(nl) => Ok(Some(nl)),
+        None if lenient => Ok(None),
+        None => Err(ParseError::new(K::Incomplete, buf.len())),
+    }
 }
 
 fn parse_start_line(

@@ -30,6 +30,9 @@ pub(crate) const HOSTNAME: u16 = 256;
 pub(crate) const NUMERIC: u16 = 512;
 /// `word` characters and '@' (Call-ID).
 pub(crate) const CALLID: u16 = 1024;
+/// Visible characters allowed in a Request-URI by the framing check: not CTL, SP, DEL,
+/// `<` or `>`.
+pub(crate) const URI_VISIBLE: u16 = 2048;
 
 const fn build_classes() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -110,6 +113,9 @@ const fn build_classes() -> [u16; 256] {
         if b == b'@' {
             v |= CALLID;
         }
+        if b > 0x20 && b != 0x7f && b != b'<' && b != b'>' {
+            v |= URI_VISIBLE;
+        }
         t[c] = v;
         c += 1;
     }
@@ -167,6 +173,98 @@ pub(crate) fn trim_start(s: &[u8]) -> &[u8] {
 #[inline]
 pub(crate) fn span(s: &[u8], class: u16) -> usize {
     s.iter().position(|&b| !is(b, class)).unwrap_or(s.len())
+}
+
+/// Index of the first `needle` in `buf` at or after `from`, or `None`.
+///
+/// Inlined where the header framing calls it once per line: lines are short (20 to 80
+/// bytes), so a library call's setup costs more than the scan. On x86_64 it compares 16
+/// bytes at a time with SSE2 (part of the x86_64 baseline), the tail byte by byte.
+#[inline(always)]
+pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
+    let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is always available on x86_64; each load reads the 16 bytes
+        // buf[i..i + 16], which the loop condition keeps inside `buf` (`_mm_loadu_si128`
+        // has no alignment requirement).
+        unsafe {
+            let n = _mm_set1_epi8(needle as i8);
+            while i + 16 <= buf.len() {
+                let v = _mm_loadu_si128(buf.as_ptr().add(i).cast::<__m128i>());
+                let m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u32;
+                if m != 0 {
+                    return Some(i + m.trailing_zeros() as usize);
+                }
+                i += 16;
+            }
+        }
+    }
+    buf.get(i..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| i + p)
+}
+
+/// Index of the first byte of `s` at or after `from` that is `a`, `b` or `c`, or `None`.
+/// Like [`find_byte`] (SSE2 on x86_64), for the short values `next_comma` walks; the last
+/// partial block is covered by one overlapping load of the final 16 bytes.
+#[inline(always)]
+pub(crate) fn find3(s: &[u8], from: usize, a: u8, b: u8, c: u8) -> Option<usize> {
+    let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is always available on x86_64. Every load reads 16 bytes starting
+        // at `i` with `i + 16 <= s.len()`, or at `s.len() - 16` (s.len() >= 16 here), so
+        // all reads stay inside `s`; `_mm_loadu_si128` has no alignment requirement.
+        unsafe {
+            let (va, vb, vc) = (
+                _mm_set1_epi8(a as i8),
+                _mm_set1_epi8(b as i8),
+                _mm_set1_epi8(c as i8),
+            );
+            let hits = |at: usize| {
+                let v = _mm_loadu_si128(s.as_ptr().add(at).cast::<__m128i>());
+                let m = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                    _mm_cmpeq_epi8(v, vc),
+                );
+                _mm_movemask_epi8(m) as u32
+            };
+            while i + 16 <= s.len() {
+                let m = hits(i);
+                if m != 0 {
+                    return Some(i + m.trailing_zeros() as usize);
+                }
+                i += 16;
+            }
+            if i >= s.len() {
+                return None;
+            }
+            // Overlapping last block: drop the bytes before `i`, already searched.
+            let base = s.len() - 16;
+            let m = hits(base) >> (i - base);
+            return (m != 0).then(|| i + m.trailing_zeros() as usize);
+        }
+    }
+    s.get(i..)?
+        .iter()
+        .position(|&x| x == a || x == b || x == c)
+        .map(|p| i + p)
+}
+
+/// Index of the first `needle` in `s`: [`find_byte`] from the start. Header values and
+/// URIs are short, so this beats a library call for them.
+#[inline(always)]
+pub(crate) fn find(s: &[u8], needle: u8) -> Option<usize> {
+    find_byte(s, 0, needle)
 }
 
 /// Offset of `sub` inside `buf`. `sub` must be a sub-slice of `buf` (every slice handed out by
@@ -230,13 +328,12 @@ impl<'a> CommaSplit<'a> {
 /// Jumps between the only bytes that matter with a SIMD search, so long values cost little.
 pub(crate) fn next_comma(s: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(off) = memchr::memchr3(b',', b'"', b'<', &s[i..]) {
-        let j = i + off;
+    while let Some(j) = find3(s, i, b',', b'"', b'<') {
         match s[j] {
             b',' => return Some(j),
             b'"' => i = j + quoted_end(&s[j..])?,
             // '<': a URI may hold commas; skip to its '>'.
-            _ => i = j + 1 + memchr::memchr(b'>', &s[j + 1..])? + 1,
+            _ => i = find_byte(s, j + 1, b'>')? + 1,
         }
     }
     None
@@ -344,37 +441,52 @@ impl<'a> Iterator for Params<'a> {
 /// `*( SEMI token [ EQUAL ( token / host / quoted-string ) ] )`. Empty parameters
 /// (`;;`) are refused.
 pub(crate) fn check_params(s: &[u8]) -> bool {
+    check_params_find(s, b"").is_ok()
+}
+
+/// [`check_params`] that also returns the first parameter named `want` (ASCII
+/// case-insensitive) the way [`Params::get`] does: `Some(None)` when present without a
+/// value, `None` when absent (always `None` for an empty `want`). `Err` on bad syntax.
+#[allow(clippy::type_complexity)]
+pub(crate) fn check_params_find<'a>(
+    s: &'a [u8],
+    want: &[u8],
+) -> Result<Option<Option<&'a [u8]>>, ()> {
+    let mut found = None;
     let mut s = trim_start(s);
     while !s.is_empty() {
         if s[0] != b';' {
-            return false;
+            return Err(());
         }
         s = trim_start(&s[1..]);
         let n = span(s, TOKEN);
         if n == 0 {
-            return false;
+            return Err(());
         }
+        let name = &s[..n];
         s = trim_start(&s[n..]);
+        let mut value = None;
         if s.first() == Some(&b'=') {
             s = trim_start(&s[1..]);
             let v = match s.first() {
-                Some(b'"') => match quoted_end(s) {
-                    Some(e) => e,
-                    None => return false,
-                },
+                Some(b'"') => quoted_end(s).ok_or(())?,
                 Some(b'[') => match s.iter().position(|&b| b == b']') {
                     Some(e) if all(&s[1..e], HOST) => e + 1,
-                    _ => return false,
+                    _ => return Err(()),
                 },
                 _ => span(s, TOKEN),
             };
             if v == 0 {
-                return false;
+                return Err(());
             }
+            value = Some(&s[..v]);
             s = trim_start(&s[v..]);
         }
+        if found.is_none() && !want.is_empty() && name.eq_ignore_ascii_case(want) {
+            found = Some(value);
+        }
     }
-    true
+    Ok(found)
 }
 
 /// Removes surrounding double quotes if present (the inside is returned raw: quoted-pairs
@@ -417,5 +529,59 @@ mod tests {
         assert_eq!(v[2], (&b"x"[..], Some(&b"\"a;b\""[..])));
         assert!(check_params(b" ;   tag    = 1918181833n ; lr"));
         assert!(!check_params(b";;"));
+        for list in [
+            &b" ;   tag    = 1918181833n ; lr"[..],
+            b";lr;TAG=\"q;x\";tag=2",
+            b";tag",
+            b";x=[2001:db8::1];tag=a",
+            b"",
+        ] {
+            assert_eq!(
+                check_params_find(list, b"tag"),
+                Ok(Params::new(list).get(b"tag")),
+                "{}",
+                String::from_utf8_lossy(list)
+            );
+        }
+        assert_eq!(check_params_find(b";tag=a;;", b"tag"), Err(()));
+    }
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_search() {
+        let text: Vec<u8> = (0..100u8)
+            .map(|i| if i % 37 == 36 { b'\n' } else { b'a' + i % 26 })
+            .collect();
+        for from in 0..=text.len() + 2 {
+            let want = text
+                .get(from..)
+                .and_then(|t| t.iter().position(|&b| b == b'\n'))
+                .map(|p| from + p);
+            assert_eq!(find_byte(&text, from, b'\n'), want, "from {from}");
+        }
+        assert_eq!(find_byte(b"", 0, b'x'), None);
+        for len in 0..40usize {
+            let t: Vec<u8> = (0..len)
+                .map(|i| {
+                    if i % 11 == 7 {
+                        b','
+                    } else if i % 13 == 12 {
+                        b'<'
+                    } else {
+                        b'x'
+                    }
+                })
+                .collect();
+            for from in 0..=len + 1 {
+                let want = t
+                    .get(from..)
+                    .and_then(|r| r.iter().position(|&b| b == b',' || b == b'"' || b == b'<'))
+                    .map(|p| from + p);
+                assert_eq!(
+                    find3(&t, from, b',', b'"', b'<'),
+                    want,
+                    "len {len} from {from}"
+                );
+            }
+        }
     }
 }

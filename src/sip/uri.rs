@@ -68,16 +68,33 @@ impl<'a> Host<'a> {
 /// Dotted-quad IPv4 (digits and dots already checked): four parts of 1 to 3 digits, each
 /// at most 255.
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    // One pass: `part` accumulates the current octet, `digits` counts its digits.
     let mut parts = [0u8; 4];
     let mut n = 0;
-    for part in s.split(|&b| b == b'.') {
-        if n == 4 || part.is_empty() || part.len() > 3 {
-            return None;
+    let mut part = 0u32;
+    let mut digits = 0;
+    for &b in s {
+        if b == b'.' {
+            if digits == 0 || n == 3 {
+                return None;
+            }
+            parts[n] = part as u8;
+            n += 1;
+            part = 0;
+            digits = 0;
+        } else {
+            digits += 1;
+            part = part * 10 + u32::from(b.wrapping_sub(b'0'));
+            if digits > 3 || part > 255 {
+                return None;
+            }
         }
-        parts[n] = scan::parse_u32(part, 255)? as u8;
-        n += 1;
     }
-    (n == 4).then(|| Ipv4Addr::from(parts))
+    if digits == 0 || n != 3 {
+        return None;
+    }
+    parts[3] = part as u8;
+    Some(Ipv4Addr::from(parts))
 }
 
 /// A parsed URI. All slices borrow from the message; escapes are not decoded.
@@ -105,7 +122,7 @@ pub struct BadUri;
 
 /// Every `%` starts a `%XX` escape. Most URIs hold none, so a SIMD search for `%` decides.
 fn valid_escapes(s: &[u8]) -> bool {
-    let Some(mut i) = memchr::memchr(b'%', s) else {
+    let Some(mut i) = scan::find(s, b'%') else {
         return true;
     };
     while i < s.len() {
@@ -130,21 +147,22 @@ fn scheme_ok(s: &[u8]) -> bool {
 
 impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding `<>` and no LWS).
+    #[inline]
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, BadUri> {
-        let colon = memchr::memchr(b':', s).ok_or(BadUri)?;
+        let colon = scan::find(s, b':').ok_or(BadUri)?;
         let scheme_raw = &s[..colon];
-        if !scheme_ok(scheme_raw) {
-            return Err(BadUri);
-        }
         let rest = &s[colon + 1..];
+        // The three known schemes are valid scheme names; only others need the check.
         let scheme = if scheme_raw.eq_ignore_ascii_case(b"sip") {
             Scheme::Sip
         } else if scheme_raw.eq_ignore_ascii_case(b"sips") {
             Scheme::Sips
         } else if scheme_raw.eq_ignore_ascii_case(b"tel") {
             Scheme::Tel
-        } else {
+        } else if scheme_ok(scheme_raw) {
             Scheme::Other(scheme_raw)
+        } else {
+            return Err(BadUri);
         };
         let empty = Uri {
             scheme,
@@ -194,12 +212,13 @@ impl<'a> Uri<'a> {
         }
     }
 
+    #[inline]
     fn parse_sip(mut u: Uri<'a>, rest: &'a [u8]) -> Result<Uri<'a>, BadUri> {
         if !valid_escapes(rest) {
             return Err(BadUri);
         }
         let mut hp = rest;
-        if let Some(at) = memchr::memchr(b'@', rest) {
+        if let Some(at) = scan::find(rest, b'@') {
             let userinfo = &rest[..at];
             let (user, password) = match userinfo.iter().position(|&b| b == b':') {
                 Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
@@ -221,7 +240,7 @@ impl<'a> Uri<'a> {
         let host_end = if hp.first() == Some(&b'[') {
             hp.iter().position(|&b| b == b']').ok_or(BadUri)? + 1
         } else {
-            memchr::memchr3(b':', b';', b'?', hp).unwrap_or(hp.len())
+            scan::find3(hp, 0, b':', b';', b'?').unwrap_or(hp.len())
         };
         let host_raw = &hp[..host_end];
         u.host = Host::parse(host_raw).ok_or(BadUri)?;
@@ -236,7 +255,7 @@ impl<'a> Uri<'a> {
             u.port = Some(port as u16);
             r = &r[1 + n..];
         }
-        let q = memchr::memchr(b'?', r).unwrap_or(r.len());
+        let q = scan::find(r, b'?').unwrap_or(r.len());
         let params = &r[..q];
         if !params.is_empty() {
             if params[0] != b';' {
@@ -277,14 +296,12 @@ impl<'a> Uri<'a> {
     /// [`Message::request_uri_parsed`](super::Message::request_uri_parsed) and
     /// [`validate_request`](super::validate_request).
     pub(crate) fn looks_like_request_uri(s: &[u8]) -> bool {
-        let Some(colon) = memchr::memchr(b':', s) else {
+        let Some(colon) = s.iter().position(|&b| b == b':') else {
             return false;
         };
         scheme_ok(&s[..colon])
             && colon + 1 < s.len()
-            && s[colon + 1..]
-                .iter()
-                .all(|&b| b > 0x20 && b != 0x7f && b != b'<' && b != b'>')
+            && scan::all(&s[colon + 1..], scan::URI_VISIBLE)
     }
 
     /// True for `sip:` and `sips:` URIs.
@@ -490,6 +507,13 @@ mod tests {
         assert_eq!(Host::parse(b"1.2.3.256"), None);
         assert_eq!(Host::parse(b"1..2.3"), None);
         assert_eq!(Host::parse(b"1.2.3.4.5"), None);
+        assert_eq!(Host::parse(b"1.2.3.0255"), None);
+        assert_eq!(Host::parse(b"1.2.3."), None);
+        assert_eq!(Host::parse(b".1.2.3"), None);
+        assert_eq!(
+            Host::parse(b"010.0.0.1"),
+            Some(Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1)))
+        );
         assert_eq!(
             Host::parse(b"255.0.10.1"),
             Some(Host::Ipv4(Ipv4Addr::new(255, 0, 10, 1)))

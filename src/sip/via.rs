@@ -109,6 +109,7 @@ fn token(s: &[u8]) -> Result<(&[u8], &[u8]), BadVia> {
 
 impl<'a> Via<'a> {
     /// Parses one via-parm (already separated from its neighbours by commas, trimmed).
+    #[inline]
     pub fn parse(raw: &'a [u8]) -> Result<Via<'a>, BadVia> {
         let (name, s) = token(raw)?;
         if !name.eq_ignore_ascii_case(b"SIP") {
