@@ -3,7 +3,7 @@
 //! `check_source_address`, `pike`): 407, spoofed From, PSTN groups, trusted peers,
 //! credentials removed before forwarding, flood protection, no open relay.
 
-#[path = "auth_flow_harness.rs"]
+#[path = "harness/auth_flow.rs"]
 mod harness;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! MD5 and SHA-256 with and without qop, replay, stale nonces, wrong realm, To mismatch,
 //! wrong-password blocking.
 
-#[path = "auth_flow_harness.rs"]
+#[path = "harness/auth_flow.rs"]
 mod harness;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! registered users (parallel and serial forking), 480/404/403, aliases and DIDs, the
 //! OPTIONS keepalive and the no-open-relay policy. Virtual time, fabricated phones.
 
-#[path = "provider_harness.rs"]
+#[path = "harness/provider.rs"]
 mod harness;
 
 use harness::*;

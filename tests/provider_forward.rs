@@ -2,7 +2,7 @@
 //! busy (486, 600), no answer (timeout, 408, 480), unavailable (no binding), cancellation,
 //! chains, loops, failing targets, and the voicemail Request-URI and Diversion header.
 
-#[path = "provider_harness.rs"]
+#[path = "harness/provider.rs"]
 mod harness;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! routes, gateway failover on 5xx/408 (`use_next_gw`) and not on other failures, and call
 //! forwards to numbers.
 
-#[path = "provider_harness.rs"]
+#[path = "harness/provider.rs"]
 mod harness;
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Whole call flows through the stateful proxy, with virtual time and no sockets.
 
-#[path = "proxy_harness.rs"]
+#[path = "harness/proxy.rs"]
 mod harness;
 
 use std::time::Duration;

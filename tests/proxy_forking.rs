@@ -1,7 +1,7 @@
 //! Forking: parallel and serial branches, best response selection, challenge merging and
 //! the failure route, through the stateful proxy with virtual time.
 
-#[path = "proxy_harness.rs"]
+#[path = "harness/proxy.rs"]
 mod harness;
 
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! waits for one; completed transactions kept for retransmissions (Timers D, G/H, J, K)
 //! hold timers but are idle.
 
-#[path = "proxy_harness.rs"]
+#[path = "harness/proxy.rs"]
 mod harness;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! RFC 3261 §16.3 validation and §16.4 Route processing through the stateful proxy, and
 //! every RFC 4475 message with the treatment tests/data/rfc4475/EXPECTED.tsv asks for.
 
-#[path = "proxy_harness.rs"]
+#[path = "harness/proxy.rs"]
 mod harness;
 
 use std::time::Instant;

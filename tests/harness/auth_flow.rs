@@ -5,7 +5,10 @@
 //! tests through `#[path]`.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+#[path = "sent.rs"]
+mod sent;
+pub use sent::{addr, Sent};
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +24,7 @@ use ringlet::proxy::provider::{
 };
 use ringlet::proxy::{ProxyConfig, StatefulProxy};
 use ringlet::registrar::RegistrarConfig;
-use ringlet::sip::{self, HeaderName, Message, Reply};
+use ringlet::sip::{self, HeaderName, Reply};
 use ringlet::table::{ForwardingSnapshot, TableHandle};
 
 pub const DOMAIN: &str = "example.test";
@@ -95,53 +98,6 @@ pub fn table_text() -> String {
         ha1("carol", true, true),
         ha1("md5only", true, false),
     )
-}
-
-pub fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-/// One datagram the proxy sent.
-#[derive(Clone, Debug)]
-pub struct Sent {
-    pub dest: SocketAddr,
-    pub bytes: Vec<u8>,
-}
-
-impl Sent {
-    pub fn msg(&self) -> Message<'_> {
-        sip::parse(&self.bytes)
-            .unwrap_or_else(|e| panic!("proxy sent unparsable bytes ({e}):\n{}", self.text()))
-    }
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
-    }
-    pub fn status(&self) -> Option<u16> {
-        self.msg().status()
-    }
-    pub fn reason(&self) -> String {
-        String::from_utf8_lossy(self.msg().reason().unwrap_or(b"")).into_owned()
-    }
-    pub fn method(&self) -> Option<String> {
-        self.msg().method().map(|m| m.to_string())
-    }
-    /// Every line of header `name` (any case), values only.
-    pub fn header_lines(&self, name: &str) -> Vec<String> {
-        self.text()
-            .lines()
-            .filter_map(|l| {
-                let (n, v) = l.split_once(':')?;
-                n.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-            .collect()
-    }
-    pub fn header(&self, name: HeaderName<'_>) -> Option<String> {
-        self.msg()
-            .header(name)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    }
 }
 
 pub fn summary(sent: &[Sent]) -> Vec<String> {

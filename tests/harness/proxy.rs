@@ -2,67 +2,20 @@
 //! virtual time. Shared by the `proxy_*` protocol tests through `#[path]`.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+#[path = "sent.rs"]
+mod sent;
+pub use sent::{addr, Sent};
+
 use std::time::{Duration, Instant};
 
 use ringlet::endpoint::{Endpoint, Incoming, Outbox};
 use ringlet::proxy::{ProxyConfig, Router, StatefulProxy};
-use ringlet::sip::{self, HeaderName, Message, Reply};
+use ringlet::sip::{self, HeaderName, Reply};
 
 pub const PROXY: &str = "127.0.0.1:5060";
 pub const ALICE: &str = "127.0.0.2:5060";
 pub const BOB: &str = "127.0.0.3:5060";
 pub const CAROL: &str = "127.0.0.4:5060";
-
-pub fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-/// One datagram the proxy sent.
-#[derive(Clone, Debug)]
-pub struct Sent {
-    pub dest: SocketAddr,
-    pub bytes: Vec<u8>,
-}
-
-impl Sent {
-    pub fn msg(&self) -> Message<'_> {
-        sip::parse(&self.bytes)
-            .unwrap_or_else(|e| panic!("proxy sent unparsable bytes ({e}):\n{}", self.text()))
-    }
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
-    }
-    pub fn status(&self) -> Option<u16> {
-        self.msg().status()
-    }
-    pub fn method(&self) -> Option<String> {
-        self.msg().method().map(|m| m.to_string())
-    }
-    pub fn is(&self, dest: &str, what: &str) -> bool {
-        self.dest == addr(dest) && self.what() == what
-    }
-    /// "INVITE", "ACK", "180", "200/CANCEL", ...
-    pub fn what(&self) -> String {
-        let m = self.msg();
-        match m.status() {
-            Some(code) => {
-                let meth = m.cseq().map(|c| c.method.to_string()).unwrap_or_default();
-                if meth == "INVITE" {
-                    code.to_string()
-                } else {
-                    format!("{code}/{meth}")
-                }
-            }
-            None => m.method().map(|x| x.to_string()).unwrap_or_default(),
-        }
-    }
-    pub fn header(&self, name: HeaderName<'_>) -> Option<String> {
-        self.msg()
-            .header(name)
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    }
-}
 
 pub struct Net<R: Router> {
     pub proxy: StatefulProxy<R>,
