@@ -8,6 +8,7 @@
 #[path = "sent.rs"]
 mod sent;
 pub use sent::{addr, Sent};
+use sent::{deliver, run_timers};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use ringlet::auth::{AuthConfig, NonceSecret, UnixTimeAnchor};
-use ringlet::endpoint::{Endpoint, Incoming, Outbox};
+use ringlet::endpoint::Outbox;
 use ringlet::proxy::provider::{
     build_proxy, AuthEvent, AuthShared, AuthStepStats, DigestAuthorizer, ProviderConfig,
     ProviderRouter, ProviderShared,
@@ -343,15 +344,7 @@ impl Net {
         from: &str,
         text: &str,
     ) -> Vec<Sent> {
-        self.out.clear();
-        let inc = Incoming {
-            local: 0,
-            src: addr(from),
-            bytes: text.as_bytes(),
-            handed_off: false,
-        };
-        proxy.on_datagram(self.now, inc, &mut self.out);
-        self.drain()
+        deliver(proxy, self.now, &mut self.out, from, text.as_bytes(), false).0
     }
 
     pub fn stats(&self) -> AuthStepStats {
@@ -364,52 +357,23 @@ impl Net {
         self.events.lock().unwrap().clone()
     }
 
-    fn drain(&mut self) -> Vec<Sent> {
-        let v = self
-            .out
-            .transmits()
-            .map(|(t, b)| Sent {
-                dest: t.dest,
-                bytes: b.to_vec(),
-            })
-            .collect();
-        self.out.clear();
-        v
-    }
-
     /// Deliver `text` from `from`; what the proxy sent in reaction.
     pub fn send(&mut self, from: &str, text: &str) -> Vec<Sent> {
-        self.out.clear();
-        let inc = Incoming {
-            local: 0,
-            src: addr(from),
-            bytes: text.as_bytes(),
-            handed_off: false,
-        };
-        self.proxy.on_datagram(self.now, inc, &mut self.out);
-        self.drain()
+        let bytes = text.as_bytes();
+        deliver(&mut self.proxy, self.now, &mut self.out, from, bytes, false).0
     }
 
     /// Let virtual time run for `d`, firing every timer on the way.
     pub fn advance(&mut self, d: Duration) -> Vec<Sent> {
         let end = self.now + d;
         let mut got = Vec::new();
-        let mut guard = 0;
-        while let Some(next) = self.proxy.next_timeout() {
-            if next > end {
-                break;
-            }
-            guard += 1;
-            assert!(guard < 100_000, "timer loop does not converge");
-            self.now = next.max(self.now);
-            self.out.clear();
-            self.proxy.on_timeout(self.now, &mut self.out);
-            got.extend(self.drain());
-        }
-        self.now = end;
-        self.out.clear();
-        self.proxy.on_timeout(self.now, &mut self.out);
-        got.extend(self.drain());
+        run_timers(
+            &mut self.proxy,
+            &mut self.now,
+            end,
+            &mut self.out,
+            |_, sent| got.extend(sent),
+        );
         got
     }
 

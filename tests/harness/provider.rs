@@ -5,12 +5,13 @@
 #[path = "sent.rs"]
 mod sent;
 pub use sent::{addr, Sent};
+use sent::{deliver, run_timers};
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringlet::endpoint::{Endpoint, Incoming, Outbox};
+use ringlet::endpoint::Outbox;
 use ringlet::proxy::provider::{build_proxy, ProviderConfig, ProviderRouter, ProviderShared};
 use ringlet::proxy::{ProxyConfig, StatefulProxy};
 use ringlet::registrar::RegistrarConfig;
@@ -114,30 +115,9 @@ impl Net {
         self.shared.table.store(snap);
     }
 
-    fn drain(&mut self) -> Vec<Sent> {
-        let v = self
-            .out
-            .transmits()
-            .map(|(t, b)| Sent {
-                dest: t.dest,
-                bytes: b.to_vec(),
-            })
-            .collect();
-        self.out.clear();
-        v
-    }
-
     /// Deliver `bytes` from `from`; what the proxy sent in reaction.
     pub fn send(&mut self, from: &str, bytes: &[u8]) -> Vec<Sent> {
-        self.out.clear();
-        let inc = Incoming {
-            local: 0,
-            src: addr(from),
-            bytes,
-            handed_off: false,
-        };
-        self.proxy.on_datagram(self.now, inc, &mut self.out);
-        self.drain()
+        deliver(&mut self.proxy, self.now, &mut self.out, from, bytes, false).0
     }
 
     pub fn send_str(&mut self, from: &str, text: &str) -> Vec<Sent> {
@@ -148,22 +128,13 @@ impl Net {
     pub fn advance(&mut self, d: Duration) -> Vec<Sent> {
         let end = self.now + d;
         let mut got = Vec::new();
-        let mut guard = 0;
-        while let Some(next) = self.proxy.next_timeout() {
-            if next > end {
-                break;
-            }
-            guard += 1;
-            assert!(guard < 100_000, "timer loop does not converge");
-            self.now = next.max(self.now);
-            self.out.clear();
-            self.proxy.on_timeout(self.now, &mut self.out);
-            got.extend(self.drain());
-        }
-        self.now = end;
-        self.out.clear();
-        self.proxy.on_timeout(self.now, &mut self.out);
-        got.extend(self.drain());
+        run_timers(
+            &mut self.proxy,
+            &mut self.now,
+            end,
+            &mut self.out,
+            |_, sent| got.extend(sent),
+        );
         got
     }
 

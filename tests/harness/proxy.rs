@@ -5,10 +5,11 @@
 #[path = "sent.rs"]
 mod sent;
 pub use sent::{addr, Sent};
+use sent::{deliver, run_timers};
 
 use std::time::{Duration, Instant};
 
-use ringlet::endpoint::{Endpoint, Incoming, Outbox};
+use ringlet::endpoint::Outbox;
 use ringlet::proxy::{ProxyConfig, Router, StatefulProxy};
 use ringlet::sip::{self, HeaderName, Reply};
 
@@ -44,30 +45,9 @@ impl<R: Router> Net<R> {
         }
     }
 
-    fn drain(&mut self) -> Vec<Sent> {
-        let v = self
-            .out
-            .transmits()
-            .map(|(t, b)| Sent {
-                dest: t.dest,
-                bytes: b.to_vec(),
-            })
-            .collect();
-        self.out.clear();
-        v
-    }
-
     /// Deliver `bytes` from `from`; what the proxy sent in reaction.
     pub fn send(&mut self, from: &str, bytes: &[u8]) -> Vec<Sent> {
-        self.out.clear();
-        let inc = Incoming {
-            local: 0,
-            src: addr(from),
-            bytes,
-            handed_off: false,
-        };
-        self.proxy.on_datagram(self.now, inc, &mut self.out);
-        self.drain()
+        self.send_with_handoffs(from, bytes).0
     }
 
     pub fn send_str(&mut self, from: &str, text: &str) -> Vec<Sent> {
@@ -80,20 +60,7 @@ impl<R: Router> Net<R> {
         from: &str,
         bytes: &[u8],
     ) -> (Vec<Sent>, Vec<(usize, Vec<u8>)>) {
-        self.out.clear();
-        let inc = Incoming {
-            local: 0,
-            src: addr(from),
-            bytes,
-            handed_off: false,
-        };
-        self.proxy.on_datagram(self.now, inc, &mut self.out);
-        let h = self
-            .out
-            .handoffs()
-            .map(|(h, b)| (h.worker, b.to_vec()))
-            .collect();
-        (self.drain(), h)
+        deliver(&mut self.proxy, self.now, &mut self.out, from, bytes, false)
     }
 
     /// Deliver a datagram another worker handed over.
@@ -106,49 +73,23 @@ impl<R: Router> Net<R> {
         from: &str,
         bytes: &[u8],
     ) -> (Vec<Sent>, Vec<(usize, Vec<u8>)>) {
-        self.out.clear();
-        let inc = Incoming {
-            local: 0,
-            src: addr(from),
-            bytes,
-            handed_off: true,
-        };
-        self.proxy.on_datagram(self.now, inc, &mut self.out);
-        let h = self
-            .out
-            .handoffs()
-            .map(|(h, b)| (h.worker, b.to_vec()))
-            .collect();
-        (self.drain(), h)
+        deliver(&mut self.proxy, self.now, &mut self.out, from, bytes, true)
     }
 
     /// Let virtual time run for `d`, firing every timer on the way; everything sent, with the
     /// offset from the start of the test at which it was sent.
     pub fn advance(&mut self, d: Duration) -> Vec<(Duration, Sent)> {
-        let end = self.now + d;
+        let (t0, end) = (self.t0, self.now + d);
         let mut got = Vec::new();
-        let mut guard = 0;
-        while let Some(next) = self.proxy.next_timeout() {
-            if next > end {
-                break;
-            }
-            guard += 1;
-            assert!(guard < 100_000, "timer loop does not converge");
-            self.now = next.max(self.now);
-            self.out.clear();
-            self.proxy.on_timeout(self.now, &mut self.out);
-            let at = self.now - self.t0;
-            for s in self.drain() {
-                got.push((at, s));
-            }
-        }
-        self.now = end;
-        self.out.clear();
-        self.proxy.on_timeout(self.now, &mut self.out);
-        let at = self.now - self.t0;
-        for s in self.drain() {
-            got.push((at, s));
-        }
+        run_timers(
+            &mut self.proxy,
+            &mut self.now,
+            end,
+            &mut self.out,
+            |at, sent| {
+                got.extend(sent.into_iter().map(|s| (at - t0, s)));
+            },
+        );
         got
     }
 }

@@ -1,10 +1,13 @@
-//! A datagram the proxy under test sent, and how the protocol tests read it. Shared by the
+//! A datagram the proxy under test sent, how the protocol tests read it, and the delivery
+//! and virtual-time loop every harness drives its endpoint with. Shared by the
 //! harnesses in this folder (proxy, provider, auth_flow) so that every suite asserts on
 //! the same helpers.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
+use ringlet::endpoint::{Endpoint, Incoming, Outbox};
 use ringlet::sip::{self, HeaderName, Message};
 
 pub fn addr(s: &str) -> SocketAddr {
@@ -73,4 +76,69 @@ impl Sent {
             })
             .collect()
     }
+}
+
+/// Everything queued in `out`, taken out of it.
+pub fn drain(out: &mut Outbox) -> Vec<Sent> {
+    let v = out
+        .transmits()
+        .map(|(t, b)| Sent {
+            dest: t.dest,
+            bytes: b.to_vec(),
+        })
+        .collect();
+    out.clear();
+    v
+}
+
+/// Hand `bytes` from `from` to `ep` at `now`: what it sent in reaction, and what it handed
+/// to other workers (worker, bytes).
+pub fn deliver<E: Endpoint>(
+    ep: &mut E,
+    now: Instant,
+    out: &mut Outbox,
+    from: &str,
+    bytes: &[u8],
+    handed_off: bool,
+) -> (Vec<Sent>, Vec<(usize, Vec<u8>)>) {
+    out.clear();
+    let inc = Incoming {
+        local: 0,
+        src: addr(from),
+        bytes,
+        handed_off,
+    };
+    ep.on_datagram(now, inc, out);
+    let handoffs = out
+        .handoffs()
+        .map(|(h, b)| (h.worker, b.to_vec()))
+        .collect();
+    (drain(out), handoffs)
+}
+
+/// Let virtual time run from `*now` to `end`, firing every timer of `ep` on the way;
+/// `each(at, sent)` gets what every firing sent.
+pub fn run_timers<E: Endpoint>(
+    ep: &mut E,
+    now: &mut Instant,
+    end: Instant,
+    out: &mut Outbox,
+    mut each: impl FnMut(Instant, Vec<Sent>),
+) {
+    let mut guard = 0;
+    while let Some(next) = ep.next_timeout() {
+        if next > end {
+            break;
+        }
+        guard += 1;
+        assert!(guard < 100_000, "timer loop does not converge");
+        *now = next.max(*now);
+        out.clear();
+        ep.on_timeout(*now, out);
+        each(*now, drain(out));
+    }
+    *now = end;
+    out.clear();
+    ep.on_timeout(*now, out);
+    each(*now, drain(out));
 }
