@@ -60,6 +60,20 @@ impl<K: Ord + Copy> TimerHeap<K> {
     }
 }
 
+/// Record `when` in a call's timer `field` and push the heap entry: the field is what a
+/// firing entry is checked against, so a re-armed or cancelled timer's old entry is stale.
+pub fn arm<K: Ord + Copy>(
+    timers: &mut TimerHeap<K>,
+    field: &mut Option<Instant>,
+    when: Instant,
+    slot: u32,
+    gen: u32,
+    kind: K,
+) {
+    *field = Some(when);
+    timers.arm(when, slot, gen, kind);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ use super::digest::{self, Challenge, Credentials};
 use super::msg::{self, CallRef, RequestParts};
 use super::scan::{self, ChallengeKind, SipView, StartLine};
 use super::stats::{FailCause, LoadStats, Method, StatsSink, FLUSH_EVERY};
-use super::timers::TimerHeap;
+use super::timers::{arm, TimerHeap};
 use super::users::User;
 use crate::endpoint::{Endpoint, Incoming, ListenerId, Outbox};
 
@@ -269,19 +269,6 @@ pub struct UacEndpoint {
     done: bool,
     scratch: Vec<u8>,
     uri_buf: Vec<u8>,
-}
-
-/// Arm `field` at `when` and push the heap entry.
-fn arm(
-    timers: &mut TimerHeap<UacTimer>,
-    field: &mut Option<Instant>,
-    when: Instant,
-    slot: u32,
-    gen: u32,
-    kind: UacTimer,
-) {
-    *field = Some(when);
-    timers.arm(when, slot, gen, kind);
 }
 
 impl UacEndpoint {

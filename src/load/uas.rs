@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use super::msg::{self, CallRef, ResponseParts};
 use super::scan::{self, SipView, StartLine};
 use super::stats::{LoadStats, StatsSink, FLUSH_EVERY};
-use super::timers::TimerHeap;
+use super::timers::{arm, TimerHeap};
 use super::uac::SipTimers;
 use crate::endpoint::{Endpoint, Incoming, ListenerId, Outbox};
 
@@ -143,18 +143,6 @@ pub struct UasEndpoint {
     stats: LoadStats,
     sink: Arc<StatsSink>,
     next_flush: Option<Instant>,
-}
-
-fn arm(
-    timers: &mut TimerHeap<UasTimer>,
-    field: &mut Option<Instant>,
-    when: Instant,
-    slot: u32,
-    gen: u32,
-    kind: UasTimer,
-) {
-    *field = Some(when);
-    timers.arm(when, slot, gen, kind);
 }
 
 /// Append a response to the request `view` built from the request itself (no state):
