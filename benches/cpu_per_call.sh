@@ -9,7 +9,9 @@
 # Env: COALESCE_US (Ringlet [runtime] coalesce_us, 200) RATE (2000) DUR (10 s) SCEN (call | register) ENABLED (Ringlet [auth], default
 #      false: calls come from a trusted peer) KAMAUTH=1 (Kamailio -A WITH_AUTH, for
 #      register) RINGLET (proxy binary) LOADBIN (load generator binary) OLDCFG=1 (binaries
-#      from before [registrar] db_path) PERF=file (perf record -g the proxy) SHOWOUT=1
+#      from before [registrar] db_path) PERF=file (perf record -g the proxy; PERF_FREQ Hz,
+#      2000) PERF=x PSTAT=file (perf stat of syscalls, context switches, hrtimers, page
+#      faults instead) SHOWOUT=1
 set -euo pipefail
 SIDE=$1
 RINGLET=${RINGLET:-target/release/ringlet}
@@ -71,7 +73,7 @@ cpu_ns() {
 }
 if [ -n "${PERF:-}" ]; then
   wpid=$(pstree -p -T "$pid" | grep -o '([0-9]*)' | tr -d '()' | tail -1)
-  perf record -F 2000 -g -p "$wpid" -o "$PERF" -- sleep $((DUR - 1)) >/dev/null 2>&1 &
+  if [ -n "${PSTAT:-}" ]; then perf stat -e raw_syscalls:sys_enter,sched:sched_switch,timer:hrtimer_start,io_uring:io_uring_cqring_wait,page-faults,context-switches -p "$wpid" -o "$PSTAT" -- sleep $((DUR - 1)) & else perf record -F ${PERF_FREQ:-2000} -g -p "$wpid" -o "$PERF" -- sleep $((DUR - 1)) >/dev/null 2>&1 & fi
 fi
 before=$(cpu_ns)
 if [ "$SCEN" = call ]; then UARGS=""; else UARGS="--users $tmp/users.txt"; fi

@@ -155,6 +155,9 @@ pub(crate) struct UringWorker {
     sends_queued: usize,
     setup: &'static str,
     cqes: Vec<(u64, i32, u32)>,
+    /// Completions taken off the ring before a coalesced wait (see `submit_and_wait`),
+    /// handled first by the next `reap`.
+    stashed: Vec<(u64, i32, u32)>,
     slack: TimerSlack,
     /// Completion coalescing window in µs (0: off, or the kernel lacks min-wait).
     coalesce_us: u32,
@@ -207,6 +210,7 @@ impl UringWorker {
             sends_queued: 0,
             setup,
             cqes: Vec::with_capacity(entries as usize * 2),
+            stashed: Vec::with_capacity(entries as usize),
             slack,
             coalesce_us,
             coalesce_want: batch.clamp(1, 4096) as u32,
@@ -277,8 +281,31 @@ impl UringWorker {
         deadline: Option<Instant>,
         draining: bool,
     ) -> io::Result<()> {
-        let queued = std::mem::take(&mut self.sends_queued) as u32;
+        let mut queued = std::mem::take(&mut self.sends_queued) as u32;
         let coalesce = self.coalesce_us > 0 && !draining;
+        if coalesce && queued > 0 {
+            // Send first, then take the sends' completions off the ring before waiting: the
+            // kernel ends a min-wait as soon as the window is over if the ring holds *any*
+            // completion, so unreaped send completions would end every wait after
+            // `coalesce_us` with nothing new to do (measured: twice the turns, and a
+            // context switch each, in request-response traffic). One extra syscall without
+            // a sleep is far cheaper than a turn.
+            self.ring.submit()?;
+            let before = self.stashed.len();
+            self.stashed.extend(
+                self.ring
+                    .completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            );
+            if self.stashed[before..]
+                .iter()
+                .any(|(ud, _, _)| ud >> KIND_SHIFT != KIND_SEND)
+            {
+                // Something besides our sends has arrived already: no wait at all.
+                return Ok(());
+            }
+            queued = 0;
+        }
         let want = if draining {
             1
         } else if coalesce {
@@ -373,6 +400,7 @@ impl UringWorker {
     /// Take every completion off the queue and act on it.
     fn reap(&mut self, core: &mut WorkerCore, now: Instant) {
         self.cqes.clear();
+        self.cqes.append(&mut self.stashed);
         self.cqes.extend(
             self.ring
                 .completion()
@@ -565,6 +593,7 @@ impl UringWorker {
 
     fn reap_quietly(&mut self, core: &mut WorkerCore) {
         self.cqes.clear();
+        self.cqes.append(&mut self.stashed);
         self.cqes.extend(
             self.ring
                 .completion()
