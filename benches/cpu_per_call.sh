@@ -24,7 +24,10 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; grep -o "stopped.*" "$tmp/proxy.log" || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 : > "$tmp/users.txt"; : > "$tmp/subscribers.cfg"
-printf 'domain %s\npeer 127.0.0.1 name=loadgen\n' "$DOMAIN" > "$tmp/ringlet.table"
+# Calls come from a trusted peer (not challenged); registrations must be challenged, so the
+# generator's address is not a peer for them (a trusted peer's REGISTER is not challenged).
+printf 'domain %s\n' "$DOMAIN" > "$tmp/ringlet.table"
+[ "$SCEN" = call ] && echo "peer 127.0.0.1 name=loadgen" >> "$tmp/ringlet.table"
 for i in $(seq 1 "$USERS"); do
   u="load$i"; p="pw-$i"
   md5=$(printf '%s:%s:%s' "$u" "$DOMAIN" "$p" | md5sum | cut -d' ' -f1)
