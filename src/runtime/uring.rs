@@ -10,8 +10,8 @@
 //!   RecvMsgMulti × L   RECV | listener   recv_hdr (msghdr template),        CQE without F_MORE
 //!                                        BufRing buffers (see buf_ring.rs)  (ENOBUFS, cancel, error)
 //!   Read (eventfd)     WAKE              wake_buf (8 bytes)                 its one CQE
-//!   SendMsg × N        SEND | batch,i    SendBatch b: msghdrs, iovecs,      its one CQE; batch b is
-//!                                        addresses, the Outbox arena        reusable when all N are in
+//!   Send × N           SEND | batch,i    SendBatch b: addresses (and        its one CQE; batch b is
+//!   (or SendMsg)                         msghdrs, iovecs), Outbox arena     reusable when all N are in
 //!   AsyncCancel        CANCEL            none                               its one CQE
 //! ```
 //!
@@ -163,6 +163,10 @@ pub(crate) struct UringWorker {
     coalesce_us: u32,
     /// Completions a coalesced wait asks for before its window is over.
     coalesce_want: u32,
+    /// Send with the destination in the SQE (`IORING_OP_SEND` + address, Linux 6.0)
+    /// rather than `SendMsg`: the kernel then copies no msghdr and imports no iovec per
+    /// datagram. Used when the kernel has min-wait (6.12), which implies it.
+    send_with_addr: bool,
 }
 
 impl UringWorker {
@@ -190,6 +194,7 @@ impl UringWorker {
         recv_hdr.msg_controllen = RXQ_OVFL_CMSG_SPACE as _;
         let n = sockets.len();
         // IORING_FEAT_MIN_TIMEOUT (Linux 6.12): without it there is no coalescing.
+        let send_with_addr = ring.params().is_feature_min_timeout();
         let coalesce_us = if ring.params().is_feature_min_timeout() {
             coalesce.as_micros().min(u128::from(MAX_COALESCE_US)) as u32
         } else {
@@ -214,6 +219,7 @@ impl UringWorker {
             slack,
             coalesce_us,
             coalesce_want: batch.clamp(1, 4096) as u32,
+            send_with_addr,
         })
     }
 
@@ -518,16 +524,19 @@ impl UringWorker {
             });
         }
         // Built only after `addrs` and `iovs` are complete, so their elements no longer move.
-        for i in 0..batch.iovs.len() {
-            // SAFETY: msghdr is plain data; zeroed means no control data and no flags.
-            let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
-            m.msg_name = batch.addrs[i].as_ptr() as *mut libc::c_void;
-            m.msg_namelen = batch.addrs[i].len();
-            m.msg_iov = &mut batch.iovs[i];
-            m.msg_iovlen = 1;
-            batch.msgs.push(m);
+        // Only `SendMsg` reads them.
+        if !self.send_with_addr {
+            for i in 0..batch.iovs.len() {
+                // SAFETY: msghdr is plain data; zeroed means no control data and no flags.
+                let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+                m.msg_name = batch.addrs[i].as_ptr() as *mut libc::c_void;
+                m.msg_namelen = batch.addrs[i].len();
+                m.msg_iov = &mut batch.iovs[i];
+                m.msg_iovlen = 1;
+                batch.msgs.push(m);
+            }
         }
-        let n = batch.msgs.len();
+        let n = batch.iovs.len();
         batch.pending = n;
         if n == 0 {
             batch.out.clear();
@@ -540,12 +549,18 @@ impl UringWorker {
         WorkerCounters::add(&core.counters.datagrams_out, n as u64);
         WorkerCounters::add(&core.counters.bytes_out, bytes as u64);
         for i in 0..n {
-            let fd = self.batches[b].fds[i];
-            let msg = &self.batches[b].msgs[i] as *const libc::msghdr;
-            let e = opcode::SendMsg::new(types::Fd(fd), msg)
-                .build()
-                .user_data(send_user_data(b, i));
-            self.push(e)?;
+            let batch = &self.batches[b];
+            let fd = types::Fd(batch.fds[i]);
+            let e = if self.send_with_addr {
+                let (iov, addr) = (&batch.iovs[i], &batch.addrs[i]);
+                opcode::Send::new(fd, iov.iov_base as *const u8, iov.iov_len as u32)
+                    .dest_addr(addr.as_ptr() as *const libc::sockaddr)
+                    .dest_addr_len(addr.len())
+                    .build()
+            } else {
+                opcode::SendMsg::new(fd, &batch.msgs[i] as *const libc::msghdr).build()
+            };
+            self.push(e.user_data(send_user_data(b, i)))?;
         }
         Ok(())
     }
