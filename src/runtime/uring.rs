@@ -554,7 +554,7 @@ impl UringWorker {
             let e = if self.send_with_addr {
                 let (iov, addr) = (&batch.iovs[i], &batch.addrs[i]);
                 opcode::Send::new(fd, iov.iov_base as *const u8, iov.iov_len as u32)
-                    .dest_addr(addr.as_ptr() as *const libc::sockaddr)
+                    .dest_addr(addr.as_ptr())
                     .dest_addr_len(addr.len())
                     .build()
             } else {
