@@ -1,5 +1,5 @@
 //! The io_uring backend: one ring per worker, multishot receives into a provided-buffer ring,
-//! batched `SendMsg`, one `submit_with_args` (submit + wait with the endpoint's deadline as
+//! batched sends on registered sockets, one `submit_with_args` (submit + wait with the endpoint's deadline as
 //! timeout) per loop turn.
 //!
 //! Operations in flight and the memory each one uses (all owned by [`UringWorker`], whose
@@ -119,7 +119,8 @@ struct SendBatch {
     msgs: Vec<libc::msghdr>,
     iovs: Vec<libc::iovec>,
     addrs: Vec<SockAddr>,
-    /// The socket each datagram leaves from.
+    /// The socket each datagram leaves from: its listener index when the sockets are
+    /// registered files, its fd otherwise.
     fds: Vec<i32>,
     pending: usize,
 }
@@ -167,6 +168,9 @@ pub(crate) struct UringWorker {
     /// rather than `SendMsg`: the kernel then copies no msghdr and imports no iovec per
     /// datagram. Used when the kernel has min-wait (6.12), which implies it.
     send_with_addr: bool,
+    /// The sockets are registered with the ring (fixed file i = listener i), so no
+    /// operation looks up and reference-counts its file (fget/fput per datagram).
+    fixed_files: bool,
 }
 
 impl UringWorker {
@@ -195,6 +199,9 @@ impl UringWorker {
         let n = sockets.len();
         // IORING_FEAT_MIN_TIMEOUT (Linux 6.12): without it there is no coalescing.
         let send_with_addr = ring.params().is_feature_min_timeout();
+        let raw: Vec<i32> = sockets.iter().map(|s| s.as_raw_fd()).collect();
+        // Without registration (old kernel, file limit) every operation names the fd.
+        let fixed_files = ring.submitter().register_files(&raw).is_ok();
         let coalesce_us = if ring.params().is_feature_min_timeout() {
             coalesce.as_micros().min(u128::from(MAX_COALESCE_US)) as u32
         } else {
@@ -220,6 +227,7 @@ impl UringWorker {
             coalesce_us,
             coalesce_want: batch.clamp(1, 4096) as u32,
             send_with_addr,
+            fixed_files,
         })
     }
 
@@ -241,11 +249,14 @@ impl UringWorker {
     }
 
     fn arm_recv(&mut self, l: usize) -> io::Result<()> {
-        let fd = types::Fd(self.sockets[l].as_raw_fd());
-        let e =
-            opcode::RecvMsgMulti::new(fd, &*self.recv_hdr as *const libc::msghdr, self.bufs.bgid)
-                .build()
-                .user_data(user_data(KIND_RECV, l));
+        let hdr = &*self.recv_hdr as *const libc::msghdr;
+        let e = if self.fixed_files {
+            opcode::RecvMsgMulti::new(types::Fixed(l as u32), hdr, self.bufs.bgid).build()
+        } else {
+            let fd = types::Fd(self.sockets[l].as_raw_fd());
+            opcode::RecvMsgMulti::new(fd, hdr, self.bufs.bgid).build()
+        };
+        let e = e.user_data(user_data(KIND_RECV, l));
         self.push(e)?;
         self.recv_armed[l] = true;
         Ok(())
@@ -516,7 +527,11 @@ impl UringWorker {
                 WorkerCounters::add(&core.counters.send_errors, 1);
                 continue;
             };
-            batch.fds.push(sock.as_raw_fd());
+            batch.fds.push(if self.fixed_files {
+                t.local as i32
+            } else {
+                sock.as_raw_fd()
+            });
             batch.addrs.push(SockAddr::from(t.dest));
             batch.iovs.push(libc::iovec {
                 iov_base: bytes.as_ptr() as *mut libc::c_void,
@@ -550,15 +565,27 @@ impl UringWorker {
         WorkerCounters::add(&core.counters.bytes_out, bytes as u64);
         for i in 0..n {
             let batch = &self.batches[b];
-            let fd = types::Fd(batch.fds[i]);
-            let e = if self.send_with_addr {
-                let (iov, addr) = (&batch.iovs[i], &batch.addrs[i]);
-                opcode::Send::new(fd, iov.iov_base as *const u8, iov.iov_len as u32)
-                    .dest_addr(addr.as_ptr())
-                    .dest_addr_len(addr.len())
-                    .build()
-            } else {
-                opcode::SendMsg::new(fd, &batch.msgs[i] as *const libc::msghdr).build()
+            let e = match (self.send_with_addr, self.fixed_files) {
+                (true, fixed) => {
+                    let (iov, addr) = (&batch.iovs[i], &batch.addrs[i]);
+                    let (buf, len) = (iov.iov_base as *const u8, iov.iov_len as u32);
+                    let op = if fixed {
+                        opcode::Send::new(types::Fixed(batch.fds[i] as u32), buf, len)
+                    } else {
+                        opcode::Send::new(types::Fd(batch.fds[i]), buf, len)
+                    };
+                    op.dest_addr(addr.as_ptr())
+                        .dest_addr_len(addr.len())
+                        .build()
+                }
+                (false, true) => {
+                    let fd = types::Fixed(batch.fds[i] as u32);
+                    opcode::SendMsg::new(fd, &batch.msgs[i] as *const libc::msghdr).build()
+                }
+                (false, false) => {
+                    let fd = types::Fd(batch.fds[i]);
+                    opcode::SendMsg::new(fd, &batch.msgs[i] as *const libc::msghdr).build()
+                }
             };
             self.push(e.user_data(send_user_data(b, i)))?;
         }
