@@ -1,6 +1,6 @@
 //! The io_uring backend: one ring per worker, multishot receives into a provided-buffer ring,
-//! batched sends on registered sockets, one `submit_with_args` (submit + wait with the endpoint's deadline as
-//! timeout) per loop turn.
+//! batched sends on registered sockets, one `submit_with_args` (submit + wait with the
+//! endpoint's deadline as timeout) per loop turn.
 //!
 //! Operations in flight and the memory each one uses (all owned by [`UringWorker`], whose
 //! field order drops the ring before any of that memory):
