@@ -66,6 +66,7 @@ pub fn process_register(
         RegisterDisposition::NotLocal => None,
         RegisterDisposition::Answered => {
             let mut reply = Reply::new(outcome.status, outcome.reason);
+            reply.headers.reserve_exact(outcome.header_fields().len());
             reply.headers.extend(outcome.header_lines());
             Some(reply)
         }
