@@ -435,6 +435,8 @@ fn rate_is_respected_in_virtual_time() {
 struct TestRegistrar {
     passwords: Vec<(String, String)>,
     registered: Vec<String>,
+    /// Users whose contact a REGISTER with `Expires: 0` removed.
+    unregistered: Vec<String>,
     rejected: usize,
 }
 
@@ -487,7 +489,11 @@ impl Peer for TestRegistrar {
                 let ha2 = md5_hex(&format!("REGISTER:{uri}"));
                 let want = md5_hex(&format!("{ha1}:n0nce:{nc}:{cnonce}:auth:{ha2}"));
                 if auth_param(a, "response") == Some(want.as_str()) && uri == "sip:127.0.0.1" {
-                    self.registered.push(user.to_string());
+                    if text.contains("\r\nExpires: 0\r\n") {
+                        self.unregistered.push(user.to_string());
+                    } else {
+                        self.registered.push(user.to_string());
+                    }
                     format!("SIP/2.0 200 OK\r\n{head}Content-Length: 0\r\n\r\n")
                 } else {
                     self.rejected += 1;
@@ -525,6 +531,7 @@ fn register_answers_the_digest_challenge() {
             .map(|u| (u.to_string(), format!("{u}-pw")))
             .collect(),
         registered: Vec::new(),
+        unregistered: Vec::new(),
         rejected: 0,
     };
     let mut cfg = uac_config(t0, Scenario::Register, 8, 50.0);
@@ -544,6 +551,11 @@ fn register_answers_the_digest_challenge() {
         vec!["alice", "bob", "carol", "alice", "bob", "carol"]
     );
     assert_eq!(sim.peer.rejected, 2);
+    assert_eq!(
+        sim.peer.unregistered,
+        vec!["alice", "bob", "carol"],
+        "at the end, each registered contact is removed (Expires: 0), mallory never was"
+    );
     assert_eq!(s.register_us.len(), 6);
     // Two round trips of 2 ms each.
     assert!(s.register_us.min() >= 4_000);

@@ -223,9 +223,26 @@ pub fn digest_response(
     method: &[u8],
     uri: &[u8],
 ) -> HexDigest {
+    let ha2 = digest_ha2(alg, method, uri);
+    digest_response_from_ha2(alg, ha1, nonce, qop, ha2.as_bytes())
+}
+
+/// HA2 of RFC 7616 §3.4.3 for qop=auth or none: `H(method ":" uri)`.
+pub fn digest_ha2(alg: Algorithm, method: &[u8], uri: &[u8]) -> HexDigest {
     let mut h2 = Hasher::new(alg);
     h2.update(method).update(b":").update(uri);
-    let ha2 = h2.finish();
+    h2.finish()
+}
+
+/// [`digest_response`] with HA2 already computed (a registrar sees the same method and URI
+/// again and again; see [`super::authenticator`]).
+pub fn digest_response_from_ha2(
+    alg: Algorithm,
+    ha1: &[u8],
+    nonce: &[u8],
+    qop: Option<QopAuth<'_>>,
+    ha2: &[u8],
+) -> HexDigest {
     let mut h = Hasher::new(alg);
     h.update(ha1).update(b":").update(nonce).update(b":");
     if let Some(q) = qop {
@@ -236,7 +253,7 @@ pub fn digest_response(
             .update(q.qop)
             .update(b":");
     }
-    h.update(ha2.as_bytes());
+    h.update(ha2);
     h.finish()
 }
 

@@ -23,7 +23,9 @@ use std::time::Instant;
 
 use crate::sip::{uri_eq, Uri};
 
-use super::algorithm::{ct_eq, digest_response, Algorithm, AlgorithmSet, HexDigest, QopAuth};
+use super::algorithm::{
+    ct_eq, digest_ha2, digest_response_from_ha2, Algorithm, AlgorithmSet, HexDigest, QopAuth,
+};
 use super::challenge::{write_challenge_headers, ChallengeKind, ChallengeParams};
 use super::config::AuthConfig;
 use super::credentials::{AuthRequest, DigestResponse, StoredHa1};
@@ -60,7 +62,53 @@ pub struct Authenticator {
     allow_without_qop: bool,
     bind_to_worker: bool,
     opaque: Option<Box<[u8]>>,
+    ha2: Ha2Cache,
     stats: AuthStats,
+}
+
+/// The last HA2 computed: phones of one registrar all send `REGISTER` to the same URI
+/// (`sip:<domain>`), so HA2 = H(method ":" uri) repeats; one hash of four saved (MD5).
+/// The key is exactly the hashed text (plus the algorithm), so a hit is always right; the
+/// key is public (method and URI) and the value depends on nothing secret.
+#[derive(Default)]
+struct Ha2Cache {
+    /// `alg` as a byte, then method, `:`, uri; empty when nothing is cached.
+    key: Vec<u8>,
+    ha2: Option<HexDigest>,
+}
+
+impl Ha2Cache {
+    /// Longest method + URI kept (longer ones are hashed each time, not cached).
+    const MAX_KEY: usize = 256;
+
+    fn get(&mut self, alg: Algorithm, method: &[u8], uri: &[u8]) -> HexDigest {
+        let tag = match alg {
+            Algorithm::Md5 => b'm',
+            Algorithm::Sha256 => b's',
+        };
+        let len = 2 + method.len() + uri.len();
+        if let Some(h) = &self.ha2 {
+            let k = &self.key;
+            if k.len() == len
+                && k[0] == tag
+                && &k[1..1 + method.len()] == method
+                && k[1 + method.len()] == b':'
+                && &k[2 + method.len()..] == uri
+            {
+                return *h;
+            }
+        }
+        let ha2 = digest_ha2(alg, method, uri);
+        if len <= Self::MAX_KEY {
+            self.key.clear();
+            self.key.push(tag);
+            self.key.extend_from_slice(method);
+            self.key.push(b':');
+            self.key.extend_from_slice(uri);
+            self.ha2 = Some(ha2);
+        }
+        ha2
+    }
 }
 
 impl Authenticator {
@@ -97,6 +145,10 @@ impl Authenticator {
             allow_without_qop: config.allow_without_qop,
             bind_to_worker: config.bind_nonce_to_worker,
             opaque: config.opaque.as_ref().map(|o| o.as_bytes().into()),
+            ha2: Ha2Cache {
+                key: Vec::with_capacity(Ha2Cache::MAX_KEY),
+                ha2: None,
+            },
             stats: AuthStats::default(),
         }
     }
@@ -293,14 +345,9 @@ impl Authenticator {
             (None, Algorithm::Md5) => &[b'0'; 32],
             (None, Algorithm::Sha256) => &[b'0'; 64],
         };
-        let expected = digest_response(
-            alg,
-            ha1,
-            creds.nonce,
-            qop.map(|(q, _)| q),
-            request.method,
-            creds.uri,
-        );
+        let ha2 = self.ha2.get(alg, request.method, creds.uri);
+        let expected =
+            digest_response_from_ha2(alg, ha1, creds.nonce, qop.map(|(q, _)| q), ha2.as_bytes());
         let matches = expected == given;
         if !matches || stored_ha1.is_none() {
             *newly_blocked = self.failures.record_failure(now, Some(user), request.src);
@@ -354,7 +401,30 @@ fn parse_nc(text: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_nc;
+    use super::{digest_ha2, parse_nc, Algorithm, Ha2Cache};
+
+    #[test]
+    fn ha2_cache_answers_what_hashing_would() {
+        let mut cache = Ha2Cache::default();
+        let long_uri = vec![b'x'; 300];
+        let inputs: [(Algorithm, &[u8], &[u8]); 7] = [
+            (Algorithm::Md5, b"REGISTER", b"sip:example.test"),
+            (Algorithm::Md5, b"REGISTER", b"sip:example.test"),
+            (Algorithm::Sha256, b"REGISTER", b"sip:example.test"),
+            (Algorithm::Md5, b"REGISTER", b"sip:example.tesu"),
+            (Algorithm::Md5, b"INVITE", b"sip:example.test"),
+            (Algorithm::Md5, b"REGISTER", &long_uri),
+            (Algorithm::Md5, b"REGISTER", b"sip:example.test"),
+        ];
+        for (alg, method, uri) in inputs {
+            assert_eq!(
+                cache.get(alg, method, uri).as_bytes(),
+                digest_ha2(alg, method, uri).as_bytes(),
+                "{alg:?} {}",
+                String::from_utf8_lossy(uri)
+            );
+        }
+    }
 
     #[test]
     fn nc_parsing() {

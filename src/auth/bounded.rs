@@ -20,6 +20,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use super::keyed_hash::{keyed_state, KeyedState};
+
 const NIL: u32 = u32::MAX;
 
 struct Slot<K, V> {
@@ -32,7 +34,7 @@ struct Slot<K, V> {
 /// A map of at most `capacity` entries; inserting into a full map evicts the least
 /// recently inserted-or-touched entry and hands it back.
 pub struct BoundedLru<K, V> {
-    index: HashMap<K, u32>,
+    index: HashMap<K, u32, KeyedState>,
     slots: Vec<Slot<K, V>>,
     head: u32,
     tail: u32,
@@ -44,7 +46,7 @@ impl<K: Copy + Eq + Hash, V> BoundedLru<K, V> {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.clamp(1, (NIL - 1) as usize);
         BoundedLru {
-            index: HashMap::with_capacity(capacity),
+            index: HashMap::with_capacity_and_hasher(capacity, keyed_state()),
             slots: Vec::with_capacity(capacity),
             head: NIL,
             tail: NIL,

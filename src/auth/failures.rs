@@ -20,12 +20,11 @@
 //! (also a stale phone with an old password does). Operators who prefer availability set
 //! the per-user limit to 0 (off) and rely on the per-source one.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::bounded::BoundedLru;
+use super::keyed_hash::{keyed_state, KeyedState};
 use super::source::SourceKey;
 
 /// Limits for one kind of key.
@@ -134,8 +133,8 @@ impl BlockFlags {
 pub struct FailureTracker {
     users: FailureCounter<UserKey>,
     sources: FailureCounter<SourceKey>,
-    hash_hi: RandomState,
-    hash_lo: RandomState,
+    hash_hi: KeyedState,
+    hash_lo: KeyedState,
     blocks: u64,
 }
 
@@ -149,8 +148,8 @@ impl FailureTracker {
         FailureTracker {
             users: FailureCounter::new(per_user, users_capacity),
             sources: FailureCounter::new(per_source, sources_capacity),
-            hash_hi: RandomState::new(),
-            hash_lo: RandomState::new(),
+            hash_hi: keyed_state(),
+            hash_lo: keyed_state(),
             blocks: 0,
         }
     }

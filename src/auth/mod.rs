@@ -31,6 +31,7 @@ pub mod config;
 pub mod credentials;
 pub mod failures;
 pub mod identity;
+pub mod keyed_hash;
 pub mod nonce;
 pub mod outcome;
 pub mod pike;

@@ -16,7 +16,11 @@
 //!      └─no-answer time after a 1xx: CANCEL ──► 487 ──► ACK, failed "no-answer"
 //! ```
 //!
-//! `register`: REGISTER ──401/407──► REGISTER with credentials ──200──► done.
+//! `register`: REGISTER ──401/407──► REGISTER with credentials ──200──► done. When the run
+//! is over (every registration ended), each (user, contact) this endpoint registered is
+//! unregistered (REGISTER with `Expires: 0`, challenged the same way) so that repeated runs
+//! against one proxy do not pile bindings up to its `max_contacts`; this clean-up is bounded
+//! by [`UNREGISTER_FOR`] and counted nowhere (the run's figures are final before it).
 //! `options`: OPTIONS ──2xx──► done.
 //!
 //! Client transaction timers are RFC 3261 §17.1: INVITE retransmitted at T1, 2·T1, 4·T1…
@@ -35,6 +39,22 @@ use super::stats::{FailCause, LoadStats, Method, StatsSink, FLUSH_EVERY};
 use super::timers::{arm, TimerHeap};
 use super::users::User;
 use crate::endpoint::{Endpoint, Incoming, ListenerId, Outbox};
+
+/// The longest the end-of-run unregistration may take (see the module docs).
+pub const UNREGISTER_FOR: Duration = Duration::from_secs(3);
+
+/// The slowest pace of the unregistration: at least 1,000 REGISTERs/s.
+const UNREGISTER_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The end-of-run unregistration in progress.
+#[derive(Debug)]
+struct Unregistering {
+    /// (user, local) pairs still to unregister.
+    pending: Vec<(usize, usize)>,
+    next: Instant,
+    interval: Duration,
+    until: Instant,
+}
 
 /// RFC 3261 timer base values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +226,8 @@ struct Call {
     provisional: bool,
     cancelled: bool,
     auth_tried: bool,
+    /// An end-of-run REGISTER with `Expires: 0`.
+    unregister: bool,
     /// The credentials line sent with the current request (kept for BYE after INVITE auth).
     to_tag: Vec<u8>,
     remote_target: Vec<u8>,
@@ -233,6 +255,7 @@ impl Call {
             provisional: false,
             cancelled: false,
             auth_tried: false,
+            unregister: false,
             to_tag: Vec::new(),
             remote_target: Vec::new(),
             routes: Vec::new(),
@@ -269,6 +292,9 @@ pub struct UacEndpoint {
     done: bool,
     scratch: Vec<u8>,
     uri_buf: Vec<u8>,
+    /// `register`: which (user × locals + local) this endpoint has a binding for.
+    registered: Vec<bool>,
+    unregistering: Option<Unregistering>,
 }
 
 impl UacEndpoint {
@@ -302,6 +328,12 @@ impl UacEndpoint {
             done: false,
             scratch: Vec::with_capacity(2048),
             uri_buf: Vec::with_capacity(128),
+            registered: if cfg.scenario == Scenario::Register {
+                vec![false; cfg.users.len() * cfg.locals.len().max(1)]
+            } else {
+                Vec::new()
+            },
+            unregistering: None,
             cfg,
         }
     }
@@ -369,6 +401,7 @@ impl UacEndpoint {
             }
         };
         let n = self.placed - 1;
+        let nlocals = self.cfg.locals.len().max(1);
         let user = if self.cfg.users.is_empty() {
             None
         } else {
@@ -377,11 +410,35 @@ impl UacEndpoint {
                 ((self.cfg.user_offset as u64 + n * stride) % self.cfg.users.len() as u64) as usize,
             )
         };
-        let nlocals = self.cfg.locals.len().max(1);
+        self.launch(
+            slot,
+            user,
+            (n % nlocals as u64) as usize,
+            false,
+            scheduled,
+            now,
+            out,
+        );
+    }
+
+    /// Start the new call in the free `slot` for `user` from `locals[local]`; `unregister`:
+    /// the end-of-run REGISTER with `Expires: 0` (register scenario only).
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &mut self,
+        slot: u32,
+        user: Option<usize>,
+        local: usize,
+        unregister: bool,
+        scheduled: Instant,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
         let c = &mut self.calls[slot as usize];
         c.gen = c.gen.wrapping_add(1);
         c.user = user;
-        c.local = (n % nlocals as u64) as usize;
+        c.local = local;
+        c.unregister = unregister;
         c.started = now;
         c.next_tx = 0;
         c.cseq = 1;
@@ -490,7 +547,8 @@ impl UacEndpoint {
         let extra = &mut self.scratch;
         extra.clear();
         if method == Method::Register {
-            let _ = write!(extra, "Expires: {}\r\n", cfg.expires);
+            let expires = if c.unregister { 0 } else { cfg.expires };
+            let _ = write!(extra, "Expires: {expires}\r\n");
         }
         if method == Method::Bye {
             extra.extend_from_slice(&c.routes);
@@ -848,6 +906,14 @@ impl UacEndpoint {
                     if method == Method::Register {
                         let started = c.started;
                         self.stats.record_register(now - started, self.co_interval);
+                        if !c.unregister {
+                            let nlocals = self.cfg.locals.len().max(1);
+                            if let Some(u) = c.user {
+                                if let Some(r) = self.registered.get_mut(u * nlocals + c.local) {
+                                    *r = true;
+                                }
+                            }
+                        }
                     }
                     self.stats.succeeded += 1;
                     self.finish(slot, now, false);
@@ -1058,6 +1124,68 @@ impl UacEndpoint {
         }
     }
 
+    /// The run's figures are final: hand them over and say so.
+    fn finish_run(&mut self) {
+        self.done = true;
+        if self.unregistering.is_some() {
+            // Flushed when the unregistration began; what it counted is not the run's.
+            self.stats.reset();
+        } else {
+            self.sink.flush(&mut self.stats);
+        }
+        self.sink.set_done();
+    }
+
+    /// After the last registration: flush the final figures, then unregister every
+    /// (user, contact) registered. False when there is nothing to unregister.
+    fn start_unregistering(&mut self, now: Instant) -> bool {
+        let nlocals = self.cfg.locals.len().max(1);
+        let pending: Vec<(usize, usize)> = self
+            .registered
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r)
+            .map(|(i, _)| (i / nlocals, i % nlocals))
+            .rev()
+            .collect();
+        if pending.is_empty() {
+            return false;
+        }
+        self.registered.iter_mut().for_each(|r| *r = false);
+        self.sink.flush(&mut self.stats);
+        self.unregistering = Some(Unregistering {
+            pending,
+            next: now,
+            interval: self.interval.min(UNREGISTER_INTERVAL),
+            until: now + UNREGISTER_FOR,
+        });
+        true
+    }
+
+    /// Send the unregistrations that are due (paced like calls, bounded per wake-up).
+    fn start_due_unregistrations(&mut self, now: Instant, out: &mut Outbox) {
+        for _ in 0..1024 {
+            let Some(u) = self.unregistering.as_mut() else {
+                return;
+            };
+            if u.next > now || now >= u.until || self.active >= self.cfg.max_concurrent {
+                return;
+            }
+            let Some((user, local)) = u.pending.pop() else {
+                return;
+            };
+            u.next += u.interval;
+            let slot = match self.free.pop() {
+                Some(s) => s,
+                None => {
+                    self.calls.push(Call::new(now));
+                    (self.calls.len() - 1) as u32
+                }
+            };
+            self.launch(slot, Some(user), local, true, now, now, out);
+        }
+    }
+
     fn end_drain(&mut self, now: Instant) {
         for slot in 0..self.calls.len() as u32 {
             if self.calls[slot as usize].is_active() {
@@ -1068,19 +1196,28 @@ impl UacEndpoint {
 
     fn after_event(&mut self, now: Instant) {
         if !self.done && !self.placing() {
-            if self.drain_until.is_none() {
-                self.drain_until = Some(now + self.cfg.drain);
-            }
-            if self.drain_until.is_some_and(|d| now >= d) && self.active > 0 {
-                self.end_drain(now);
-            }
-            if self.active == 0 {
-                self.done = true;
-                self.sink.flush(&mut self.stats);
-                self.sink.set_done();
+            if let Some(u) = &self.unregistering {
+                let over = now >= u.until;
+                let finished = u.pending.is_empty() && self.active == 0;
+                if over && self.active > 0 {
+                    self.end_drain(now);
+                }
+                if over || finished {
+                    self.finish_run();
+                }
+            } else {
+                if self.drain_until.is_none() {
+                    self.drain_until = Some(now + self.cfg.drain);
+                }
+                if self.drain_until.is_some_and(|d| now >= d) && self.active > 0 {
+                    self.end_drain(now);
+                }
+                if self.active == 0 && !self.start_unregistering(now) {
+                    self.finish_run();
+                }
             }
         }
-        if now >= self.next_flush {
+        if now >= self.next_flush && self.unregistering.is_none() {
             self.sink.flush(&mut self.stats);
             self.next_flush = now + FLUSH_EVERY;
         }
@@ -1151,6 +1288,7 @@ impl Endpoint for UacEndpoint {
 
     fn on_timeout(&mut self, now: Instant, out: &mut Outbox) {
         self.start_due_calls(now, out);
+        self.start_due_unregistrations(now, out);
         // Bounded per wake-up like call starts, for the same reason.
         for _ in 0..65_536 {
             let Some(e) = self.timers.pop_due(now) else {
@@ -1164,7 +1302,12 @@ impl Endpoint for UacEndpoint {
     fn next_timeout(&self) -> Option<Instant> {
         let mut next = self.timers.peek();
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
-        if !self.done {
+        if let Some(u) = self.unregistering.as_ref().filter(|_| !self.done) {
+            if !u.pending.is_empty() {
+                consider(u.next);
+            }
+            consider(u.until);
+        } else if !self.done {
             if self.placed < self.cfg.max_calls && self.next_start < self.place_until {
                 consider(self.next_start);
             } else if let Some(d) = self.drain_until {

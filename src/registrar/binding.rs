@@ -160,6 +160,50 @@ impl Binding {
         }
     }
 
+    /// Makes this binding hold `f`, as [`Binding::new`] would. A refresh by the same UA
+    /// (same contact, Call-ID, Path and User-Agent) writes into the existing heap block:
+    /// no allocation; otherwise the block is replaced.
+    pub fn overwrite(&mut self, f: &BindingFields<'_>) {
+        let cut = |s: &[u8]| s.len().min(MAX_FIELD_LEN);
+        let (c, i, u) = (cut(f.contact), cut(f.call_id), cut(f.user_agent));
+        let joined: usize = f
+            .path
+            .iter()
+            .map(|p| p.len() + 2)
+            .sum::<usize>()
+            .saturating_sub(2);
+        let p = joined.min(MAX_FIELD_LEN);
+        if c + i + p + u != self.data.len() || p != joined {
+            *self = Binding::new(f);
+            return;
+        }
+        // Same total length and no Path cut: write the fields in place, in order.
+        let data = &mut self.data[..];
+        data[..c].copy_from_slice(&f.contact[..c]);
+        data[c..c + i].copy_from_slice(&f.call_id[..i]);
+        let mut at = c + i;
+        for (n, part) in f.path.iter().enumerate() {
+            if n > 0 {
+                data[at..at + 2].copy_from_slice(b", ");
+                at += 2;
+            }
+            data[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        data[at..at + u].copy_from_slice(&f.user_agent[..u]);
+        // The casts cannot truncate: each length was cut to u16::MAX above.
+        self.contact_len = c as u16;
+        self.call_id_len = i as u16;
+        self.path_len = p as u16;
+        self.q = f.q;
+        self.cseq = f.cseq;
+        self.local = f.local;
+        self.flags = f.flags;
+        self.expires_at_ms = f.expires_at_ms;
+        self.updated_ms = f.updated_ms;
+        self.received = f.received;
+    }
+
     fn ranges(&self) -> [Range<usize>; 4] {
         let c = self.contact_len as usize;
         let i = c + self.call_id_len as usize;
@@ -371,6 +415,33 @@ mod tests {
         assert_eq!(b.remaining_secs(500), 10);
         assert!(b.is_live(10_499));
         assert!(!b.is_live(10_500));
+    }
+
+    #[test]
+    fn overwrite_equals_new_and_reuses_the_block_when_lengths_match() {
+        let path: [&[u8]; 2] = [b"<sip:edge;lr>", b"<sip:core;lr>"];
+        let mut b = Binding::new(&fields(b"sip:a@127.0.0.1:5062", &path));
+        let block = b.data.as_ptr();
+        // Same lengths, other bytes: written in place.
+        let mut f = fields(
+            b"sip:b@127.0.0.1:5063",
+            &[b"<sip:edgf;lr>", b"<sip:cord;lr>"],
+        );
+        f.cseq = 8;
+        f.expires_at_ms = 20_000;
+        f.updated_ms = 9_000;
+        b.overwrite(&f);
+        assert_eq!(b, Binding::new(&f));
+        assert_eq!(b.data.as_ptr(), block, "same length: the block is reused");
+        assert_eq!(b.path(), b"<sip:edgf;lr>, <sip:cord;lr>");
+        // Other lengths (no Path now, longer contact): a new block, same result as new().
+        let g = fields(b"sip:abc@127.0.0.1:5062", &[]);
+        b.overwrite(&g);
+        assert_eq!(b, Binding::new(&g));
+        assert_eq!(b.contact(), b"sip:abc@127.0.0.1:5062");
+        assert_eq!(b.path(), b"");
+        assert_eq!(b.user_agent(), b"phone/1");
+        assert_eq!(b.cseq, 7);
     }
 
     #[test]

@@ -85,6 +85,14 @@ impl BindingSet {
         }
     }
 
+    /// A copy of `list` in set form: one binding is copied inline (no vector).
+    pub(crate) fn copy_of(list: &[Binding]) -> Self {
+        match list {
+            [one] => BindingSet::One(one.clone()),
+            more => BindingSet::Many(more.to_vec()),
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         *self = BindingSet::default();
     }

@@ -105,7 +105,20 @@ impl MemoryEstimate {
     }
 }
 
-type AorMap = HashMap<Box<[u8]>, BindingSet>;
+type AorMap = HashMap<Box<[u8]>, BindingSet, ahash::RandomState>;
+
+/// The shards' hasher: aHash with secret keys taken from std's randomly keyed
+/// `RandomState`; as keyed as SipHash against crafted keys, several times cheaper on AoRs.
+fn aor_hasher() -> ahash::RandomState {
+    use std::hash::BuildHasher;
+    let std_keys = std::collections::hash_map::RandomState::new();
+    ahash::RandomState::with_seeds(
+        std_keys.hash_one(0u8),
+        std_keys.hash_one(1u8),
+        std_keys.hash_one(2u8),
+        std_keys.hash_one(3u8),
+    )
+}
 
 /// One shard, aligned so that two shards never share a cache line.
 #[repr(align(128))]
@@ -129,7 +142,7 @@ pub struct LocationTable {
 
 /// FNV-1a: stable across runs (the database records each row's shard) and cheap. Keys are
 /// AoRs of provisioned subscribers, not attacker-chosen, so flooding one shard is not a
-/// concern; within a shard the HashMap keeps std's randomised hasher.
+/// concern; within a shard the HashMap uses a randomly keyed hasher ([`aor_hasher`]).
 pub(crate) fn shard_hash(aor: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in aor {
@@ -146,7 +159,7 @@ impl LocationTable {
         let n = shards.max(1).next_power_of_two();
         let shards = (0..n)
             .map(|_| Shard {
-                map: RwLock::new(HashMap::new()),
+                map: RwLock::new(HashMap::with_hasher(aor_hasher())),
                 next_expiry_ms: AtomicU64::new(u64::MAX),
                 dirty: AtomicBool::new(false),
             })
@@ -307,7 +320,7 @@ impl LocationTable {
                     }
                     let expires_at_ms = now_ms.saturating_add(u64::from(u.expires) * 1000);
                     earliest = earliest.min(expires_at_ms);
-                    let b = Binding::new(&BindingFields {
+                    let fields = BindingFields {
                         contact: u.uri,
                         call_id: change.call_id,
                         path: change.path,
@@ -319,11 +332,12 @@ impl LocationTable {
                         expires_at_ms,
                         updated_ms: now_ms,
                         received: change.received,
-                    });
+                    };
                     match pos {
-                        Some(i) => list[i] = b,
+                        // A refresh: the usual REGISTER, written in place.
+                        Some(i) => list[i].overwrite(&fields),
                         None => {
-                            list.push(b);
+                            list.push(Binding::new(&fields));
                             added += 1;
                         }
                     }
@@ -390,7 +404,7 @@ impl LocationTable {
         let update = AorUpdate {
             shard: k,
             aor: Box::from(aor),
-            bindings: list.to_vec(),
+            bindings: BindingSet::copy_of(list),
         };
         if !sink.try_send(update) {
             shard.dirty.store(true, Ordering::Release);

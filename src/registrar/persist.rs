@@ -42,6 +42,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::binding::{Binding, BindingFields, BindingFlags, TimeBase};
+use super::binding_set::BindingSet;
 use super::location::LocationTable;
 
 /// Schema version written to `PRAGMA user_version`.
@@ -106,7 +107,8 @@ fn err(path: &Path, doing: &'static str, e: impl std::fmt::Display) -> PersistEr
 pub(crate) struct AorUpdate {
     pub shard: usize,
     pub aor: Box<[u8]>,
-    pub bindings: Vec<Binding>,
+    /// One binding (the usual AoR) travels inline, without a vector.
+    pub bindings: BindingSet,
 }
 
 /// Counters of the write-behind path, shared by the workers' sink and the writer.
@@ -430,7 +432,7 @@ struct Writer {
     rx: Receiver<AorUpdate>,
     ctl: Receiver<Control>,
     stats: Arc<PersistStats>,
-    pending: HashMap<Box<[u8]>, (usize, Vec<Binding>)>,
+    pending: HashMap<Box<[u8]>, (usize, BindingSet)>,
     full_rewrite: bool,
 }
 
@@ -521,7 +523,7 @@ impl Writer {
 
     fn write(
         &mut self,
-        pending: &HashMap<Box<[u8]>, (usize, Vec<Binding>)>,
+        pending: &HashMap<Box<[u8]>, (usize, BindingSet)>,
         is_dirty: &[bool],
         shard_rows: &[ShardCopy],
         full: bool,
@@ -578,7 +580,7 @@ impl Writer {
                 del_aor
                     .execute([&aor[..]])
                     .map_err(|e| err(&path, "delete aor", e))?;
-                for b in list {
+                for b in list.iter() {
                     insert(aor, *shard, b)?;
                     rows += 1;
                 }

@@ -304,10 +304,9 @@ impl RegisterOutcome {
     }
 
     /// The header fields as whole `Name: value` lines without CRLF (the proxy router's
-    /// `Reply::headers` form). Allocates one String per line.
+    /// `Reply::headers` form). Allocates one String per line, sized exactly, no `fmt`.
     pub fn header_lines(&self) -> impl Iterator<Item = String> + '_ {
-        self.header_fields()
-            .map(|(h, v)| format!("{}: {}", h.name(), String::from_utf8_lossy(v)))
+        self.header_fields().map(|(h, v)| header_line(h.name(), v))
     }
 
     /// The AoR key (`user@domain`) of the last request, once resolved.
@@ -542,6 +541,19 @@ impl Registrar {
         out.header_with(ResponseHeader::Date, |v| write_sip_date(unix_ms, v));
         out.answer(200, "OK")
     }
+}
+
+/// `name: value` as one String of exactly that length. The value comes from the request
+/// (a Contact URI, a Path) or from us; bytes that are not UTF-8 become U+FFFD.
+pub fn header_line(name: &str, value: &[u8]) -> String {
+    let mut line = String::with_capacity(name.len() + 2 + value.len());
+    line.push_str(name);
+    line.push_str(": ");
+    match std::str::from_utf8(value) {
+        Ok(v) => line.push_str(v),
+        Err(_) => line.push_str(&String::from_utf8_lossy(value)),
+    }
+    line
 }
 
 /// Thousandths as a qvalue: 500 → `0.5`, 1000 → `1`, 75 → `0.075`.

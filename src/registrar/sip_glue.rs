@@ -8,7 +8,7 @@ use super::register::{
     ParsedRegister, RegisterDisposition, RegisterOutcome, RegisterSource, Registrar,
     RequestedContact, ResponseHeader, SubscriberDirectory,
 };
-use crate::sip::{self, Contact, HeaderName, Message, Method, Reply};
+use crate::sip::{self, Contact, HeaderName, Message, Method, Reply, Uri};
 
 /// Header fields a response carries on the stack before the writer needs a heap list.
 const STACK_FIELDS: usize = 24;
@@ -17,6 +17,15 @@ impl<'a> ParsedRegister<'a> {
     /// Reduces a parsed REGISTER to what processing needs. `Err` is the status and reason
     /// to answer with (400 and the parser's phrase naming the bad header, mostly).
     pub fn from_message(msg: &Message<'a>) -> Result<ParsedRegister<'a>, (u16, &'static str)> {
+        Self::from_message_with(msg, |_| {})
+    }
+
+    /// [`ParsedRegister::from_message`], showing each Contact URI, parsed, to `each_contact`
+    /// on the way (the proxy's NAT test), so that no one parses a Contact twice.
+    pub fn from_message_with(
+        msg: &Message<'a>,
+        mut each_contact: impl FnMut(&Uri<'a>),
+    ) -> Result<ParsedRegister<'a>, (u16, &'static str)> {
         let bad = |e: sip::ParseError| (e.status(), e.reason());
         let ruri = match msg.request_uri_parsed() {
             Some(Ok(u)) => u,
@@ -41,12 +50,15 @@ impl<'a> ParsedRegister<'a> {
         for c in msg.contacts() {
             match c.map_err(bad)? {
                 Contact::Star => r.wildcard = true,
-                Contact::Addr(n) => r.push_contact(RequestedContact {
-                    uri: n.uri.raw,
-                    // `contacts()` already refused malformed `expires` and `q`.
-                    expires: n.expires().ok().flatten(),
-                    q: n.q().ok().flatten(),
-                }),
+                Contact::Addr(n) => {
+                    each_contact(&n.uri);
+                    r.push_contact(RequestedContact {
+                        uri: n.uri.raw,
+                        // `contacts()` already refused malformed `expires` and `q`.
+                        expires: n.expires().ok().flatten(),
+                        q: n.q().ok().flatten(),
+                    })
+                }
             }
         }
         for p in msg.header_values(HeaderName::Path) {

@@ -186,13 +186,21 @@ impl DigestAuthorizer {
             ChallengeKind::Proxy => self.stats.challenged_request += 1,
         }
         let mut reply = Reply::new(kind.status_code(), kind.reason_phrase());
-        // The writer emits whole `Name: value\r\n` lines; the core wants them without CRLF.
-        for line in self.challenge.split(|&b| b == b'\n') {
+        // The writer emits whole `Name: value\r\n` lines; the core wants them without CRLF,
+        // one String each (one allocation per line, sized exactly).
+        let lines = self.challenge.split(|&b| b == b'\n');
+        reply
+            .headers
+            .reserve_exact(lines.clone().filter(|l| l.len() > 1).count());
+        for line in lines {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if !line.is_empty() {
-                reply
-                    .headers
-                    .push(String::from_utf8_lossy(line).into_owned());
+                // The writer only writes the realm (a served domain, UTF-8) and ASCII.
+                let text = match std::str::from_utf8(line) {
+                    Ok(t) => String::from(t),
+                    Err(_) => String::from_utf8_lossy(line).into_owned(),
+                };
+                reply.headers.push(text);
             }
         }
         AuthVerdict::Respond(reply)

@@ -39,7 +39,11 @@ pub fn process_register(
     host_is_us: bool,
     outcome: &mut RegisterOutcome,
 ) -> Option<Reply> {
-    let mut reduced = match ParsedRegister::from_message(req) {
+    let mut nat = false;
+    let reduced = ParsedRegister::from_message_with(req, |uri| {
+        nat |= uri_differs_from_source(uri, info.src);
+    });
+    let mut reduced = match reduced {
         Ok(r) => r,
         Err((status, reason)) => return Some(Reply::new(status, reason)),
     };
@@ -49,11 +53,7 @@ pub fn process_register(
         reduced.request_uri_host = reduced.to_host;
     }
     let mut flags = BindingFlags::default();
-    if reduced
-        .contacts()
-        .iter()
-        .any(|c| contact_differs_from_source(c.uri, info.src))
-    {
+    if nat {
         flags.0 |= BindingFlags::NAT;
     }
     let from = RegisterSource {
@@ -66,6 +66,7 @@ pub fn process_register(
         RegisterDisposition::NotLocal => None,
         RegisterDisposition::Answered => {
             let mut reply = Reply::new(outcome.status, outcome.reason);
+            reply.headers.reserve_exact(outcome.header_fields().len());
             reply.headers.extend(outcome.header_lines());
             Some(reply)
         }
@@ -73,10 +74,10 @@ pub fn process_register(
 }
 
 /// See the module docs: reach this Contact at the source address instead.
-fn contact_differs_from_source(uri: &[u8], src: SocketAddr) -> bool {
-    match Uri::parse(uri).ok().map(|u| next_hop(&u)) {
-        Some(Ok(hop)) => hop != src && is_private(hop.ip()),
-        _ => true,
+fn uri_differs_from_source(uri: &Uri<'_>, src: SocketAddr) -> bool {
+    match next_hop(uri) {
+        Ok(hop) => hop != src && is_private(hop.ip()),
+        Err(_) => true,
     }
 }
 
@@ -97,6 +98,10 @@ fn is_private(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn contact_differs_from_source(uri: &[u8], src: SocketAddr) -> bool {
+        Uri::parse(uri).map_or(true, |u| uri_differs_from_source(&u, src))
+    }
 
     #[test]
     fn nat_guess_private_elsewhere_or_a_name() {
