@@ -26,8 +26,6 @@
 //! - at most one final response goes upstream per transaction (the server state machine
 //!   refuses a second one), except 2xx retransmissions of an INVITE (RFC 6026).
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -35,9 +33,9 @@ use std::time::Instant;
 use crate::endpoint::{Endpoint, Incoming, ListenerId, Outbox};
 use crate::sip::{self, HeaderName, Message, Method, Uri};
 use crate::txn::{
-    branch, BranchId, ClientTimerAction, InviteClient, InviteServer, NonInviteClient,
+    branch, BranchId, ClientTimerAction, InviteClient, InviteServer, KeyHasher, NonInviteClient,
     NonInviteServer, ServerRequestAction, ServerTimerAction, TimerWheel, TransactionTable,
-    TxHandle,
+    TxHandle, TxKey,
 };
 
 use super::best_response::{forwarded_code, is_better, is_challenge};
@@ -48,8 +46,8 @@ use super::compose::{
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
-use super::splice::{span_in, EditList};
-use super::transaction::{Best, Branch, ClientSide, ProxyTransaction, ServerSide, StoredKey};
+use super::splice::{split_commas, EditList};
+use super::transaction::{Best, Branch, ClientSide, ProxyTransaction, ServerSide};
 use super::{ProxyConfig, ProxyStats};
 
 /// The most branches one transaction may have (the fork index is one byte of the branch).
@@ -74,21 +72,8 @@ pub struct StatefulProxy<R: Router> {
     codes: Vec<u16>,
     /// Scratch: credential lines the router consumed, left out of a forwarded request.
     consumed: Vec<std::ops::Range<usize>>,
-    index_hash: RandomState,
-    check_hash: RandomState,
+    key_hasher: KeyHasher,
     stats: ProxyStats,
-}
-
-/// How an incoming request is looked up among server transactions.
-enum KeyMaterial<'a> {
-    Rfc3261 {
-        branch: &'a [u8],
-        host: &'a [u8],
-        port: Option<u16>,
-    },
-    Rfc2543 {
-        fingerprint: u64,
-    },
 }
 
 impl<R: Router> StatefulProxy<R> {
@@ -108,8 +93,7 @@ impl<R: Router> StatefulProxy<R> {
             fwd: Vec::with_capacity(4096),
             codes: Vec::new(),
             consumed: Vec::new(),
-            index_hash: RandomState::new(),
-            check_hash: RandomState::new(),
+            key_hasher: KeyHasher::random(),
             stats: ProxyStats::default(),
         }
     }
@@ -157,63 +141,31 @@ impl<R: Router> StatefulProxy<R> {
 
     // ---- keys ----------------------------------------------------------------------------
 
-    fn key_material<'a>(&self, msg: &Message<'a>, via: &sip::Via<'a>) -> KeyMaterial<'a> {
-        match via.branch {
-            Some(b) if via.is_rfc3261_branch() => KeyMaterial::Rfc3261 {
-                branch: b,
-                host: via.host,
-                port: via.port,
-            },
-            _ => {
-                let fp = self.check_hash.hash_one((
-                    msg.request_uri().unwrap_or(b""),
-                    msg.from().ok().and_then(|f| f.tag).unwrap_or(b""),
-                    msg.call_id().unwrap_or(b""),
-                    msg.cseq().map(|c| c.seq).unwrap_or(0),
-                    via.raw,
-                ));
-                KeyMaterial::Rfc2543 { fingerprint: fp }
-            }
-        }
+    /// The transaction key of a request (RFC 3261 §17.2.3) for method `method` (pass INVITE
+    /// for an ACK or CANCEL): branch, sent-by host (any case) and port, and the method; for
+    /// RFC 2543 peers Request-URI, From tag, Call-ID, CSeq number and top Via.
+    fn key_of(&self, msg: &Message<'_>, via: &sip::Via<'_>, method: &[u8]) -> TxKey {
+        let k = self.key_hasher.start();
+        let k = match via.branch {
+            Some(b) if via.is_rfc3261_branch() => k
+                .u64(1)
+                .bytes(b)
+                .bytes_ignore_case(via.host)
+                .u64(via.port.map_or(1 << 16, u64::from)),
+            _ => k
+                .u64(2)
+                .bytes(msg.request_uri().unwrap_or(b""))
+                .bytes(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""))
+                .bytes(msg.call_id().unwrap_or(b""))
+                .u64(u64::from(msg.cseq().map(|c| c.seq).unwrap_or(0)))
+                .bytes(via.raw),
+        };
+        k.bytes(method).finish()
     }
 
-    /// The index hash of a key for method `method` (INVITE for ACK and CANCEL).
-    fn key_hash(&self, key: &KeyMaterial<'_>, method: &[u8]) -> u64 {
-        match key {
-            KeyMaterial::Rfc3261 { branch, host, port } => {
-                self.index_hash.hash_one((1u8, branch, host, port, method))
-            }
-            KeyMaterial::Rfc2543 { fingerprint } => {
-                self.index_hash.hash_one((2u8, fingerprint, method))
-            }
-        }
-    }
-
-    fn find_server(&self, key: &KeyMaterial<'_>, method: &[u8]) -> Option<TxHandle> {
-        let hash = self.key_hash(key, method);
-        self.table.find(hash, |t| {
-            if t.method_bytes() != method {
-                return false;
-            }
-            match (&t.key, key) {
-                (
-                    StoredKey::Rfc3261 { branch, host, port },
-                    KeyMaterial::Rfc3261 {
-                        branch: b,
-                        host: h,
-                        port: p,
-                    },
-                ) => {
-                    &t.request[branch.start as usize..branch.end as usize] == *b
-                        && t.request[host.start as usize..host.end as usize].eq_ignore_ascii_case(h)
-                        && port == p
-                }
-                (StoredKey::Rfc2543 { fingerprint }, KeyMaterial::Rfc2543 { fingerprint: f }) => {
-                    fingerprint == f
-                }
-                _ => false,
-            }
-        })
+    fn find_server(&self, key: &TxKey) -> Option<TxHandle> {
+        self.table
+            .find(key.index, |t| t.fingerprint == key.fingerprint)
     }
 
     fn is_local_tag(&self, tag: &[u8]) -> bool {
@@ -478,7 +430,7 @@ impl<R: Router> StatefulProxy<R> {
         }
         b.timer_c = None;
         if b.provisional {
-            b.cancel = Some(NonInviteClient::start(now, &self.cfg.timers));
+            b.cancel = Some(Box::new(NonInviteClient::start(now, &self.cfg.timers)));
             self.send_cancel_or_ack(h, fork, None, out);
         } else {
             b.cancel_pending = true;
@@ -515,6 +467,7 @@ impl<R: Router> StatefulProxy<R> {
             self.router.transaction_ended(txn_id(h));
             return;
         }
+        t.release_if_lingering();
         if let Some(d) = t.next_deadline() {
             if t.armed.map_or(true, |a| d < a) {
                 t.armed = Some(d);
@@ -551,13 +504,18 @@ impl<R: Router> StatefulProxy<R> {
             }
             return;
         }
-        let key = self.key_material(msg, &via);
+        // ACK and CANCEL match the INVITE's server transaction (§17.2.3, §9.2).
+        let key_method: &[u8] = match method {
+            Method::Ack | Method::Cancel => b"INVITE",
+            m => m.as_bytes(),
+        };
+        let key = self.key_of(msg, &via, key_method);
         match method {
             Method::Ack => return self.on_ack(now, inc, msg, &key, out),
             Method::Cancel => return self.on_cancel(now, inc, msg, &key, out),
             _ => {}
         }
-        if let Some(h) = self.find_server(&key, method.as_bytes()) {
+        if let Some(h) = self.find_server(&key) {
             self.on_retransmission(h, out);
             return;
         }
@@ -619,10 +577,10 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        key: &KeyMaterial<'_>,
+        key: &TxKey,
         out: &mut Outbox,
     ) {
-        if let Some(h) = self.find_server(key, b"INVITE") {
+        if let Some(h) = self.find_server(key) {
             let Some(t) = self.table.get_mut(h) else {
                 return;
             };
@@ -654,10 +612,10 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        key: &KeyMaterial<'_>,
+        key: &TxKey,
         out: &mut Outbox,
     ) {
-        let Some(h) = self.find_server(key, b"INVITE") else {
+        let Some(h) = self.find_server(key) else {
             // §16.10: no response context: forward statelessly.
             if sip::validate_request(msg).is_err() {
                 if let Err(rej) = sip::validate_request(msg) {
@@ -784,7 +742,7 @@ impl<R: Router> StatefulProxy<R> {
         inc: &Incoming<'_>,
         msg: &Message<'_>,
         via: &sip::Via<'_>,
-        key: &KeyMaterial<'_>,
+        key: &TxKey,
         lh: u32,
         out: &mut Outbox,
     ) {
@@ -794,35 +752,11 @@ impl<R: Router> StatefulProxy<R> {
         let data = msg.datagram();
         // The one owned copy: the datagram up to the end of this message (offsets stay valid).
         let request: Box<[u8]> = data[..msg.len()].into();
-        let stored_key = match key {
-            KeyMaterial::Rfc3261 { branch, host, port } => {
-                let b = span_in(data, branch);
-                let hs = span_in(data, host);
-                StoredKey::Rfc3261 {
-                    branch: b.start as u32..b.end as u32,
-                    host: hs.start as u32..hs.end as u32,
-                    port: *port,
-                }
-            }
-            KeyMaterial::Rfc2543 { fingerprint } => StoredKey::Rfc2543 {
-                fingerprint: *fingerprint,
-            },
-        };
-        let method_span = span_in(data, method.as_bytes());
-        let method_span =
-            if method_span.end <= msg.len() && &data[method_span.clone()] == method.as_bytes() {
-                method_span.start as u32..method_span.end as u32
-            } else {
-                // Known methods come back as static strings: find the method on the request line.
-                let start = span_in(data, msg.as_bytes()).start;
-                start as u32..(start + method.as_bytes().len()) as u32
-            };
         let record_route =
             !in_dialog && matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
         let txn = ProxyTransaction {
             request,
-            key: stored_key,
-            method: method_span,
+            fingerprint: key.fingerprint,
             is_invite,
             src: inc.src,
             local: inc.local,
@@ -844,15 +778,7 @@ impl<R: Router> StatefulProxy<R> {
             failure_attempts: 0,
             armed: None,
         };
-        let hash = self.key_hash(
-            key,
-            if method == Method::Ack {
-                b"INVITE"
-            } else {
-                method.as_bytes()
-            },
-        );
-        let h = match self.table.insert(hash, txn) {
+        let h = match self.table.insert(key.index, txn) {
             Ok(h) => h,
             Err(_) => {
                 self.stats.table_full += 1;
@@ -1289,7 +1215,7 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         let vias = if code > 100 {
-            self.missing_vias(h, msg)
+            self.missing_vias(h, msg).unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -1308,7 +1234,7 @@ impl<R: Router> StatefulProxy<R> {
                     b.provisional = true;
                     if b.cancel_pending && b.cancel.is_none() {
                         b.cancel_pending = false;
-                        b.cancel = Some(NonInviteClient::start(now, &timers));
+                        b.cancel = Some(Box::new(NonInviteClient::start(now, &timers)));
                         b.timer_c = None;
                         self.send_cancel_or_ack(h, fork, None, out);
                         return;
@@ -1365,18 +1291,16 @@ impl<R: Router> StatefulProxy<R> {
 
     /// The caller's Via lines when `resp` (from a branch of `h`) came back with our Via only
     /// (a peer that answered a CANCEL's Via, say); empty, without allocating, otherwise.
-    fn missing_vias(&mut self, h: TxHandle, resp: &Message<'_>) -> Vec<u8> {
-        if resp.vias().nth(1).is_some() {
-            return Vec::new();
+    /// `None` when they are missing and cannot be restored (the request copy was released).
+    fn missing_vias(&mut self, h: TxHandle, resp: &Message<'_>) -> Option<Vec<u8>> {
+        if has_second_via(resp) {
+            return Some(Vec::new());
         }
-        let Some(t) = self.table.get(h) else {
-            return Vec::new();
-        };
+        let t = self.table.get(h)?;
+        let req = sip::parse(&t.request).ok()?;
         let mut vias = Vec::new();
-        if let Ok(req) = sip::parse(&t.request) {
-            write_request_vias(&req, t.src, &mut self.edits, &mut vias);
-        }
-        vias
+        write_request_vias(&req, t.src, &mut self.edits, &mut vias);
+        Some(vias)
     }
 
     /// Forward a branch response upstream through the server transaction.
@@ -1389,7 +1313,10 @@ impl<R: Router> StatefulProxy<R> {
         out: &mut Outbox,
     ) {
         self.buf.clear();
-        let vias = self.missing_vias(h, msg);
+        let Some(vias) = self.missing_vias(h, msg) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
         write_response_upstream(
             msg,
             true,
@@ -1448,7 +1375,7 @@ impl<R: Router> StatefulProxy<R> {
                     changed = true;
                 }
                 if b.provisional && b.cancel.is_none() {
-                    b.cancel = Some(NonInviteClient::start(now, &timers));
+                    b.cancel = Some(Box::new(NonInviteClient::start(now, &timers)));
                     self.send_cancel_or_ack(h, fork, None, out);
                 } else if let ClientSide::Invite(c) = &mut b.client {
                     c.terminate();
@@ -1507,6 +1434,16 @@ impl<R: Router> StatefulProxy<R> {
         if changed {
             self.advance_context(now, h, out);
         }
+    }
+}
+
+/// True when `resp` has a Via value after the first (checked on the raw header lines:
+/// no Via is parsed).
+fn has_second_via(resp: &Message<'_>) -> bool {
+    let mut vias = resp.headers().filter(|h| h.name == HeaderName::Via);
+    match vias.next() {
+        Some(first) => vias.next().is_some() || split_commas(first.value).nth(1).is_some(),
+        None => false,
     }
 }
 

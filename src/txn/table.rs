@@ -28,6 +28,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 const NONE: u32 = u32::MAX;
 
+/// The most slots a table reserves when it is created (a larger table grows past it).
+pub const PRESIZE_LIMIT: usize = 1 << 17;
+
 /// A handle naming one tenant of one slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TxHandle {
@@ -77,12 +80,19 @@ pub struct TransactionTable<T> {
 
 impl<T> TransactionTable<T> {
     /// A table that holds at most `max_len` transactions (at most `u32::MAX - 1`).
+    ///
+    /// Slots and index are reserved up front for `max_len` (up to [`PRESIZE_LIMIT`]), so the
+    /// hot path never rehashes the index nor moves the slab while the table fills: pages
+    /// reserved but never touched cost no memory.
     pub fn new(max_len: usize) -> Self {
         let max_len = max_len.min((NONE - 1) as usize);
+        let reserve = max_len.min(PRESIZE_LIMIT);
+        let mut index = HashMap::default();
+        index.reserve(reserve);
         TransactionTable {
-            slots: Vec::new(),
-            free: Vec::new(),
-            index: HashMap::default(),
+            slots: Vec::with_capacity(reserve),
+            free: Vec::with_capacity(reserve),
+            index,
             len: 0,
             max_len,
         }
