@@ -5,14 +5,15 @@
 //! lines the proxy does not touch leave exactly as they came, folding and compact names
 //! included.
 
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 use crate::sip::{Credentials, HeaderName, Message, RPort, Via};
 
 use super::locality::{host_ip, Locality};
-use super::splice::{span_in, split_commas, EditList};
+use super::splice::{
+    is_ipv4_text, put_ip, put_socket_addr, put_u64, span_in, split_commas, EditList,
+};
 
 /// RFC 3261 §16.6 step 3: the Max-Forwards a proxy inserts when the request has none.
 pub const DEFAULT_MAX_FORWARDS: u8 = 70;
@@ -162,10 +163,6 @@ pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    let _ = write!(out, "{ip}");
-}
-
 /// RFC 3261 §18.2.1 and RFC 3581 §4: the edits that add `received` (and fill `rport`) in
 /// the top Via of a request that came from `src`.
 pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: &mut EditList) {
@@ -175,18 +172,24 @@ pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: 
             if value.is_none() && name.eq_ignore_ascii_case(b"rport") {
                 let r = span_in(data, name);
                 edits.replace_with(r, |t| {
-                    let _ = write!(t, "rport={}", src.port());
+                    t.extend_from_slice(b"rport=");
+                    put_u64(t, u64::from(src.port()));
                 });
                 break;
             }
         }
     }
-    let sent_by_ip = crate::sip::Host::parse(via.host).and_then(host_ip);
-    if via.received.is_none() && (rport_requested || sent_by_ip != Some(src.ip())) {
+    // The sent-by usually is the source address spelled as we would write it: then no
+    // host parsing is needed to know that it does not differ (§18.2.1).
+    let differs = || {
+        !is_ipv4_text(via.host, src.ip())
+            && crate::sip::Host::parse(via.host).and_then(host_ip) != Some(src.ip())
+    };
+    if via.received.is_none() && (rport_requested || differs()) {
         let end = span_in(data, via.raw).end;
         edits.insert_with(end, |t| {
             t.extend_from_slice(b";received=");
-            write_ip(t, src.ip());
+            put_ip(t, src.ip());
         });
     }
 }
@@ -260,9 +263,11 @@ pub(crate) fn consumed_credentials(
     }
 }
 
-/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`.
+/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`. `top_via` is the
+/// request's top Via when the caller has it parsed already (else it is parsed here).
 pub(crate) fn write_forwarded_request(
     msg: &Message<'_>,
+    top_via: Option<&Via<'_>>,
     plan: &RoutePlan,
     spec: &ForwardSpec<'_>,
     edits: &mut EditList,
@@ -281,18 +286,27 @@ pub(crate) fn write_forwarded_request(
     let top = msg.headers_span().start;
     // Our Via first, then our Record-Route (topmost).
     edits.insert_with(top, |t| {
-        let _ = write!(t, "Via: SIP/2.0/UDP {};branch=", spec.via_addr);
+        t.extend_from_slice(b"Via: SIP/2.0/UDP ");
+        put_socket_addr(t, spec.via_addr);
+        t.extend_from_slice(b";branch=");
         t.extend_from_slice(spec.branch);
         t.extend_from_slice(b"\r\n");
     });
     if let Some(rr) = spec.record_route {
         edits.insert_with(top, |t| {
-            let _ = write!(t, "Record-Route: <sip:{rr};lr>\r\n");
+            t.extend_from_slice(b"Record-Route: <sip:");
+            put_socket_addr(t, rr);
+            t.extend_from_slice(b";lr>\r\n");
         });
     }
-    // received / rport on the previous hop's Via.
-    if let Ok(via) = msg.top_via() {
-        top_via_edits(data, &via, spec.src, edits);
+    // received / rport on the previous hop's Via (parsed already by the caller, usually).
+    match top_via {
+        Some(via) => top_via_edits(data, via, spec.src, edits),
+        None => {
+            if let Ok(via) = msg.top_via() {
+                top_via_edits(data, &via, spec.src, edits);
+            }
+        }
     }
     // Max-Forwards: decrement, or add 70 (§16.6 step 3).
     let mut have_mf = false;
@@ -304,7 +318,7 @@ pub(crate) fn write_forwarded_request(
                 .flatten()
                 .unwrap_or(DEFAULT_MAX_FORWARDS);
             edits.replace_with(span_in(data, h.value), |t| {
-                let _ = write!(t, "{}", mf.saturating_sub(1));
+                put_u64(t, u64::from(mf.saturating_sub(1)));
             });
             have_mf = true;
             break;
@@ -312,7 +326,9 @@ pub(crate) fn write_forwarded_request(
     }
     if !have_mf {
         edits.insert_with(top, |t| {
-            let _ = write!(t, "Max-Forwards: {DEFAULT_MAX_FORWARDS}\r\n");
+            t.extend_from_slice(b"Max-Forwards: ");
+            put_u64(t, u64::from(DEFAULT_MAX_FORWARDS));
+            t.extend_from_slice(b"\r\n");
         });
     }
     for d in plan.deletions.iter().flatten() {
@@ -372,9 +388,7 @@ pub(crate) fn write_response_upstream(
     if let Some((code, reason)) = status {
         let first = resp.headers_span().start;
         let start = span_in(data, resp.as_bytes()).start;
-        edits.replace_with(start..first, |t| {
-            let _ = write!(t, "SIP/2.0 {code} {reason}\r\n");
-        });
+        edits.replace_with(start..first, |t| put_status_line(t, code, reason));
     }
     if drop_challenges {
         for h in resp.headers() {
@@ -439,6 +453,7 @@ pub(crate) fn collect_challenges(resp: &Message<'_>, into: &mut Vec<u8>) {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_local_response(
     req: &Message<'_>,
+    top_via: Option<&Via<'_>>,
     src: SocketAddr,
     code: u16,
     reason: &str,
@@ -449,15 +464,20 @@ pub(crate) fn write_local_response(
     out: &mut Vec<u8>,
 ) {
     let data = req.datagram();
-    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    put_status_line(out, code, reason);
     let mut first_via = true;
     for h in req.headers() {
         match h.name {
             HeaderName::Via if first_via => {
                 first_via = false;
                 edits.clear();
-                if let Ok(via) = req.top_via() {
-                    top_via_edits(data, &via, src, edits);
+                match top_via {
+                    Some(via) => top_via_edits(data, via, src, edits),
+                    None => {
+                        if let Ok(via) = req.top_via() {
+                            top_via_edits(data, &via, src, edits);
+                        }
+                    }
                 }
                 let line = span_in(data, h.line);
                 edits.apply(data, line, out);
@@ -466,9 +486,9 @@ pub(crate) fn write_local_response(
                 out.extend_from_slice(h.line);
             }
             HeaderName::To => {
-                let has_tag = req.to().ok().is_some_and(|t| t.tag.is_some());
+                let has_tag = || req.to().ok().is_some_and(|t| t.tag.is_some());
                 match to_tag {
-                    Some(tag) if !has_tag => {
+                    Some(tag) if !has_tag() => {
                         let line = span_in(data, h.line);
                         let value_end = span_in(data, h.value).end;
                         out.extend_from_slice(&data[line.start..value_end]);
@@ -483,13 +503,24 @@ pub(crate) fn write_local_response(
         }
     }
     if !server.is_empty() {
-        let _ = write!(out, "Server: {server}\r\n");
+        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     for line in extra {
         out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+}
+
+/// `SIP/2.0 <code> <reason>` and CRLF.
+fn put_status_line(out: &mut Vec<u8>, code: u16, reason: &str) {
+    out.extend_from_slice(b"SIP/2.0 ");
+    put_u64(out, u64::from(code));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// The CANCEL (RFC 3261 §9.1) or hop-by-hop ACK (§17.1.1.3) for a forwarded INVITE `fwd`:
@@ -527,7 +558,9 @@ pub(crate) fn write_cancel_or_ack(
         out.extend_from_slice(to);
     }
     let seq = fwd.cseq().map(|c| c.seq).unwrap_or(0);
-    let _ = write!(out, "CSeq: {seq} ");
+    out.extend_from_slice(b"CSeq: ");
+    put_u64(out, u64::from(seq));
+    out.push(b' ');
     out.extend_from_slice(method);
     out.extend_from_slice(b"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
 }

@@ -26,7 +26,6 @@
 //! - at most one final response goes upstream per transaction (the server state machine
 //!   refuses a second one), except 2xx retransmissions of an INVITE (RFC 6026).
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -46,7 +45,7 @@ use super::compose::{
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
-use super::splice::{split_commas, EditList};
+use super::splice::{hex_into, split_commas, EditList};
 use super::transaction::{Best, Branch, ClientSide, ProxyTransaction, ServerSide};
 use super::{ProxyConfig, ProxyStats};
 
@@ -73,6 +72,8 @@ pub struct StatefulProxy<R: Router> {
     /// Scratch: credential lines the router consumed, left out of a forwarded request.
     consumed: Vec<std::ops::Range<usize>>,
     key_hasher: KeyHasher,
+    /// Finds [`branch::OURS_PREFIX`] in a Via line.
+    ours_finder: memchr::memmem::Finder<'static>,
     stats: ProxyStats,
 }
 
@@ -94,6 +95,7 @@ impl<R: Router> StatefulProxy<R> {
             codes: Vec::new(),
             consumed: Vec::new(),
             key_hasher: KeyHasher::random(),
+            ours_finder: memchr::memmem::Finder::new(branch::OURS_PREFIX),
             stats: ProxyStats::default(),
         }
     }
@@ -170,8 +172,8 @@ impl<R: Router> StatefulProxy<R> {
 
     fn is_local_tag(&self, tag: &[u8]) -> bool {
         let mut p = [0u8; 11];
-        let mut w = &mut p[..];
-        let _ = write!(w, "rlt{:08x}", self.cfg.branch_salt);
+        p[..3].copy_from_slice(b"rlt");
+        hex_into(&mut p[3..], u64::from(self.cfg.branch_salt));
         tag.len() == 19 && tag.starts_with(&p)
     }
 
@@ -195,6 +197,7 @@ impl<R: Router> StatefulProxy<R> {
         out.send_with(inc.local, dest, |buf| {
             write_local_response(
                 msg,
+                None,
                 inc.src,
                 reply.code,
                 &reply.reason,
@@ -253,6 +256,7 @@ impl<R: Router> StatefulProxy<R> {
                 &mut self.edits,
                 &mut self.buf,
                 &req,
+                None,
                 src,
                 code,
                 reason,
@@ -269,6 +273,7 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
+        top_via: Option<&sip::Via<'_>>,
         src: SocketAddr,
         code: u16,
         reason: &str,
@@ -280,6 +285,7 @@ impl<R: Router> StatefulProxy<R> {
             &mut self.edits,
             &mut self.buf,
             req,
+            top_via,
             src,
             code,
             reason,
@@ -295,6 +301,7 @@ impl<R: Router> StatefulProxy<R> {
         edits: &mut EditList,
         buf: &mut Vec<u8>,
         req: &Message<'_>,
+        top_via: Option<&sip::Via<'_>>,
         src: SocketAddr,
         code: u16,
         reason: &str,
@@ -310,6 +317,7 @@ impl<R: Router> StatefulProxy<R> {
         buf.clear();
         write_local_response(
             req,
+            top_via,
             src,
             code,
             reason,
@@ -345,8 +353,10 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Rebuild the request of branch `fork` of `h` into `self.fwd`.
     fn build_branch_request(&mut self, h: TxHandle, fork: usize) -> bool {
-        self.with_request(h, |s, req, plan| s.build_branch_with(req, plan, h, fork))
-            .unwrap_or(false)
+        self.with_request(h, |s, req, plan| {
+            s.build_branch_with(req, None, plan, h, fork)
+        })
+        .unwrap_or(false)
     }
 
     /// Write the request of branch `fork` of `h` (from the parsed stored request) into
@@ -354,6 +364,7 @@ impl<R: Router> StatefulProxy<R> {
     fn build_branch_with(
         &mut self,
         req: &Message<'_>,
+        top_via: Option<&sip::Via<'_>>,
         plan: &RoutePlan,
         h: TxHandle,
         fork: usize,
@@ -390,7 +401,7 @@ impl<R: Router> StatefulProxy<R> {
             remove_lines: &self.consumed,
         };
         self.fwd.clear();
-        write_forwarded_request(req, plan, &spec, &mut self.edits, &mut self.fwd);
+        write_forwarded_request(req, top_via, plan, &spec, &mut self.edits, &mut self.fwd);
         true
     }
 
@@ -511,8 +522,8 @@ impl<R: Router> StatefulProxy<R> {
         };
         let key = self.key_of(msg, &via, key_method);
         match method {
-            Method::Ack => return self.on_ack(now, inc, msg, &key, out),
-            Method::Cancel => return self.on_cancel(now, inc, msg, &key, out),
+            Method::Ack => return self.on_ack(now, inc, msg, &via, &key, out),
+            Method::Cancel => return self.on_cancel(now, inc, msg, &via, &key, out),
             _ => {}
         }
         if let Some(h) = self.find_server(&key) {
@@ -551,6 +562,14 @@ impl<R: Router> StatefulProxy<R> {
 
     /// §16.3 step 4: one of our Vias with the loop hash of this very request.
     fn is_loop(&self, msg: &Message<'_>, lh: u32) -> bool {
+        // Only a Via line carrying a branch of ours (cookie + tag) can loop: most requests
+        // have none, and their Vias need not be parsed to know.
+        if !msg
+            .headers()
+            .any(|h| h.name == HeaderName::Via && self.ours_finder.find(h.value).is_some())
+        {
+            return false;
+        }
         msg.vias().flatten().any(|v| {
             v.branch
                 .and_then(BranchId::decode)
@@ -577,6 +596,7 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
+        via: &sip::Via<'_>,
         key: &TxKey,
         out: &mut Outbox,
     ) {
@@ -589,7 +609,7 @@ impl<R: Router> StatefulProxy<R> {
                 ServerSide::NonInvite(_) => ServerRequestAction::Absorb,
             };
             if action == ServerRequestAction::PassAck {
-                self.forward_stateless(inc, msg, out);
+                self.forward_stateless(inc, msg, via, out);
             }
             self.settle(h);
             return;
@@ -604,7 +624,7 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // ACK for a 2xx: end to end (§16.11 / RFC 6026), statelessly by Route / R-URI.
-        self.forward_stateless(inc, msg, out);
+        self.forward_stateless(inc, msg, via, out);
     }
 
     fn on_cancel(
@@ -612,6 +632,7 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
+        via: &sip::Via<'_>,
         key: &TxKey,
         out: &mut Outbox,
     ) {
@@ -623,7 +644,7 @@ impl<R: Router> StatefulProxy<R> {
                 }
                 return;
             }
-            if !self.forward_stateless(inc, msg, out) {
+            if !self.forward_stateless(inc, msg, via, out) {
                 self.reply_stateless(
                     msg,
                     inc,
@@ -658,6 +679,7 @@ impl<R: Router> StatefulProxy<R> {
         &mut self,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
+        via: &sip::Via<'_>,
         out: &mut Outbox,
     ) -> bool {
         if msg.max_forwards().ok().flatten() == Some(0) {
@@ -672,12 +694,12 @@ impl<R: Router> StatefulProxy<R> {
         // RFC 3261 §16.11: a stateless branch is a function of the incoming branch, so the
         // CANCEL of a statelessly forwarded INVITE gets the same one.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(self.cfg.branch_salt);
-        for &b in msg.top_via().ok().and_then(|v| v.branch).unwrap_or(b"") {
+        for &b in via.branch.unwrap_or(b"") {
             h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
         let mut br = [0u8; 25];
-        let mut w = &mut br[..];
-        let _ = write!(w, "z9hG4bKrs{h:016x}");
+        br[..9].copy_from_slice(b"z9hG4bKrs");
+        hex_into(&mut br[9..], h);
         let router = &mut self.router;
         consumed_credentials(
             msg,
@@ -695,7 +717,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
-            write_forwarded_request(msg, &plan, &spec, edits, buf)
+            write_forwarded_request(msg, Some(via), &plan, &spec, edits, buf)
         });
         self.stats.stateless_requests += 1;
         true
@@ -791,7 +813,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.transactions += 1;
         if is_invite {
             // RFC 3261 §16.2 / §17.2.1: 100 Trying at once, so the caller stops retransmitting.
-            self.reply_in_txn_with(now, h, msg, inc.src, 100, "Trying", &[], out);
+            self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, "Trying", &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
         let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
@@ -819,7 +841,7 @@ impl<R: Router> StatefulProxy<R> {
         match decision {
             RouteDecision::Relay(targets) => {
                 self.add_targets(h, targets);
-                self.start_next_group_with(now, h, msg, &plan, out);
+                self.start_next_group_with(now, h, msg, Some(via), &plan, out);
                 self.advance_context(now, h, out);
             }
             RouteDecision::Respond(reply) => {
@@ -828,6 +850,7 @@ impl<R: Router> StatefulProxy<R> {
                     now,
                     h,
                     msg,
+                    Some(via),
                     inc.src,
                     reply.code,
                     &reply.reason,
@@ -876,7 +899,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let started = self.with_request(h, |s, req, plan| {
             for target in group {
-                s.start_branch(now, h, req, plan, target, out);
+                s.start_branch(now, h, req, None, plan, target, out);
             }
         });
         if started.is_none() {
@@ -896,21 +919,24 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
+        top_via: Option<&sip::Via<'_>>,
         plan: &RoutePlan,
         out: &mut Outbox,
     ) {
         if let Some(group) = self.take_next_group(h) {
             for target in group {
-                self.start_branch(now, h, req, plan, target, out);
+                self.start_branch(now, h, req, top_via, plan, target, out);
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start_branch(
         &mut self,
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
+        top_via: Option<&sip::Via<'_>>,
         plan: &RoutePlan,
         target: Target,
         out: &mut Outbox,
@@ -974,7 +1000,7 @@ impl<R: Router> StatefulProxy<R> {
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
-                if self.build_branch_with(req, plan, h, fork) {
+                if self.build_branch_with(req, top_via, plan, h, fork) {
                     if let Some(t) = self.table.get(h) {
                         out.send(t.local, t.branches[fork].dest, &self.fwd);
                     }
@@ -1457,8 +1483,9 @@ fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
             .and_then(|v| v.branch)
             .map_or(0, |b| b.len() as u32));
     let mut t = [0u8; 19];
-    let mut w = &mut t[..];
-    let _ = write!(w, "rlt{salt:08x}{h:08x}");
+    t[..3].copy_from_slice(b"rlt");
+    hex_into(&mut t[3..11], u64::from(salt));
+    hex_into(&mut t[11..], u64::from(h));
     t
 }
 
