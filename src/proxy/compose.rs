@@ -8,12 +8,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
-use crate::sip::{Credentials, HeaderName, Message, RPort, Via};
+use crate::sip::{Credentials, HeaderName, Message, RPort, Uri, Via};
 
 use super::locality::{host_ip, Locality};
 use super::splice::{
     is_ipv4_text, put_ip, put_socket_addr, put_u64, span_in, split_commas, EditList,
 };
+use super::stateful::DialogFields;
 
 /// RFC 3261 §16.6 step 3: the Max-Forwards a proxy inserts when the request has none.
 pub const DEFAULT_MAX_FORWARDS: u8 = 70;
@@ -32,7 +33,10 @@ pub(crate) struct RouteValue {
 
 /// The outcome of Route processing (RFC 3261 §16.4) on one request.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RoutePlan {
+pub(crate) struct RoutePlan<'a> {
+    /// The Request-URI, parsed (once, here: the proxy reads it again for "is it us" and
+    /// for the next hop).
+    pub ruri: Option<Uri<'a>>,
     /// Strict-router compatibility: the Request-URI becomes this (the last Route's URI).
     pub strict_ruri: Option<Range<usize>>,
     /// The URI of the first Route value left after processing: the next hop when present.
@@ -46,11 +50,11 @@ pub(crate) struct RoutePlan {
 /// Collect the Route values of `msg` into `buf` and decide which go (§16.4).
 ///
 /// Returns `Err(())` when a Route value does not parse (the caller answers 400).
-pub(crate) fn plan_routes(
-    msg: &Message<'_>,
+pub(crate) fn plan_routes<'a>(
+    msg: &Message<'a>,
     here: &Locality,
     buf: &mut Vec<RouteValue>,
-) -> Result<RoutePlan, ()> {
+) -> Result<RoutePlan<'a>, ()> {
     buf.clear();
     let data = msg.datagram();
     for h in msg.headers() {
@@ -70,11 +74,14 @@ pub(crate) fn plan_routes(
             });
         }
     }
-    let mut plan = RoutePlan::default();
+    let mut plan = RoutePlan {
+        ruri: msg.request_uri_parsed().and_then(Result::ok),
+        ..RoutePlan::default()
+    };
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
     // (our address, no user part, `lr`: a REGISTER to our domain is not one); the real
     // target is the last Route value.
-    if let (Some(Ok(ruri)), Some(last)) = (msg.request_uri_parsed(), buf.last_mut()) {
+    if let (Some(ruri), Some(last)) = (plan.ruri.as_ref(), buf.last_mut()) {
         if ruri.user.is_none() && ruri.lr() && here.is_ours(&ruri) {
             last.removed = true;
             plan.strict_ruri = Some(last.uri.clone());
@@ -139,6 +146,19 @@ pub(crate) fn plan_routes(
 /// To tag, From tag, Call-ID, Request-URI, top Route, CSeq number, Proxy-Require and
 /// Proxy-Authorization. FNV-1a: the same on every worker and every run.
 pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
+    loop_hash_with(
+        msg,
+        &DialogFields {
+            from_tag: msg.from().ok().and_then(|f| f.tag),
+            to_tag: msg.to().ok().and_then(|t| t.tag),
+            call_id: msg.call_id().unwrap_or(b""),
+            seq: msg.cseq().map(|c| c.seq).unwrap_or(0),
+        },
+    )
+}
+
+/// [`loop_hash`] with the dialog fields already read.
+pub(crate) fn loop_hash_with(msg: &Message<'_>, d: &DialogFields<'_>) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |b: &[u8]| {
         for &x in b {
@@ -148,12 +168,12 @@ pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
         h ^= 0xff;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     };
-    eat(msg.to().ok().and_then(|t| t.tag).unwrap_or(b""));
-    eat(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""));
-    eat(msg.call_id().unwrap_or(b""));
+    eat(d.to_tag.unwrap_or(b""));
+    eat(d.from_tag.unwrap_or(b""));
+    eat(d.call_id);
     eat(msg.request_uri().unwrap_or(b""));
     eat(msg.header(HeaderName::Route).unwrap_or(b""));
-    eat(&msg.cseq().map(|c| c.seq).unwrap_or(0).to_be_bytes());
+    eat(&d.seq.to_be_bytes());
     for v in msg.headers_named(HeaderName::ProxyRequire) {
         eat(v);
     }
@@ -224,17 +244,43 @@ pub(crate) fn via_destination(via: &Via<'_>) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// The text of one listener as the requests we forward carry it, written once at start.
+#[derive(Debug, Clone)]
+pub(crate) struct ListenerText {
+    /// `Via: SIP/2.0/UDP <addr>;branch=`
+    pub via_prefix: Vec<u8>,
+    /// `Record-Route: <sip:<addr>;lr>` and CRLF.
+    pub record_route: Vec<u8>,
+}
+
+impl ListenerText {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        let mut via_prefix = b"Via: SIP/2.0/UDP ".to_vec();
+        put_socket_addr(&mut via_prefix, addr);
+        via_prefix.extend_from_slice(b";branch=");
+        let mut record_route = b"Record-Route: <sip:".to_vec();
+        put_socket_addr(&mut record_route, addr);
+        record_route.extend_from_slice(b";lr>\r\n");
+        ListenerText {
+            via_prefix,
+            record_route,
+        }
+    }
+}
+
 /// What a forwarded copy of a request carries besides the received bytes.
 pub(crate) struct ForwardSpec<'a> {
-    /// Our sent-by (the listener the request leaves from).
-    pub via_addr: SocketAddr,
+    /// Our Via up to the branch value: [`ListenerText::via_prefix`] of the listener the
+    /// request leaves from.
+    pub via_prefix: &'a [u8],
     pub branch: &'a [u8],
     /// The previous hop (for `received`/`rport` on its Via).
     pub src: SocketAddr,
     /// The Request-URI of this branch (overrides the strict-router rewrite).
     pub ruri: Option<&'a [u8]>,
-    /// Add `Record-Route: <sip:addr;lr>` (dialog-creating requests).
-    pub record_route: Option<SocketAddr>,
+    /// Add this Record-Route line, [`ListenerText::record_route`] (dialog-creating
+    /// requests).
+    pub record_route: Option<&'a [u8]>,
     /// Extra header lines, each ending with CRLF.
     pub extra_headers: &'a [u8],
     /// Whole header lines to leave out (consumed credentials, [`consumed_credentials`]).
@@ -268,7 +314,7 @@ pub(crate) fn consumed_credentials(
 pub(crate) fn write_forwarded_request(
     msg: &Message<'_>,
     top_via: Option<&Via<'_>>,
-    plan: &RoutePlan,
+    plan: &RoutePlan<'_>,
     spec: &ForwardSpec<'_>,
     edits: &mut EditList,
     out: &mut Vec<u8>,
@@ -286,18 +332,12 @@ pub(crate) fn write_forwarded_request(
     let top = msg.headers_span().start;
     // Our Via first, then our Record-Route (topmost).
     edits.insert_with(top, |t| {
-        t.extend_from_slice(b"Via: SIP/2.0/UDP ");
-        put_socket_addr(t, spec.via_addr);
-        t.extend_from_slice(b";branch=");
+        t.extend_from_slice(spec.via_prefix);
         t.extend_from_slice(spec.branch);
         t.extend_from_slice(b"\r\n");
     });
     if let Some(rr) = spec.record_route {
-        edits.insert_with(top, |t| {
-            t.extend_from_slice(b"Record-Route: <sip:");
-            put_socket_addr(t, rr);
-            t.extend_from_slice(b";lr>\r\n");
-        });
+        edits.insert_with(top, |t| t.extend_from_slice(rr));
     }
     // received / rport on the previous hop's Via (parsed already by the caller, usually).
     match top_via {

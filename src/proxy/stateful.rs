@@ -39,9 +39,10 @@ use crate::txn::{
 
 use super::best_response::{forwarded_code, is_better, is_challenge};
 use super::compose::{
-    collect_challenges, consumed_credentials, loop_hash, plan_routes, response_destination,
-    via_destination, write_cancel_or_ack, write_forwarded_request, write_local_response,
-    write_request_vias, write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
+    collect_challenges, consumed_credentials, loop_hash, loop_hash_with, plan_routes,
+    response_destination, via_destination, write_cancel_or_ack, write_forwarded_request,
+    write_local_response, write_request_vias, write_response_upstream, ForwardSpec, ListenerText,
+    RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -51,6 +52,14 @@ use super::{ProxyConfig, ProxyStats};
 
 /// The most branches one transaction may have (the fork index is one byte of the branch).
 pub const MAX_BRANCHES: usize = 255;
+/// The dialog identifiers of a request (RFC 3261 §12), read once per request.
+pub(crate) struct DialogFields<'a> {
+    pub from_tag: Option<&'a [u8]>,
+    pub to_tag: Option<&'a [u8]>,
+    pub call_id: &'a [u8],
+    pub seq: u32,
+}
+
 /// How often the failure route may start new branches for one transaction.
 pub const MAX_FAILURE_ROUTES: u32 = 8;
 
@@ -72,6 +81,8 @@ pub struct StatefulProxy<R: Router> {
     /// Scratch: credential lines the router consumed, left out of a forwarded request.
     consumed: Vec<std::ops::Range<usize>>,
     key_hasher: KeyHasher,
+    /// Our Via and Record-Route text per listener (index: [`ListenerId`]).
+    listener_texts: Vec<ListenerText>,
     /// Finds [`branch::OURS_PREFIX`] in a Via line.
     ours_finder: memchr::memmem::Finder<'static>,
     stats: ProxyStats,
@@ -81,6 +92,9 @@ impl<R: Router> StatefulProxy<R> {
     /// A proxy for one worker. `now` is the origin of its timer wheel (any instant not
     /// later than the first `now` the runtime will pass).
     pub fn new(cfg: ProxyConfig, router: R, now: Instant) -> Self {
+        let listener_texts = (0..cfg.listen.len().max(1))
+            .map(|i| ListenerText::new(cfg.listen_addr(i as ListenerId)))
+            .collect();
         StatefulProxy {
             here: Locality::new(&cfg),
             table: TransactionTable::new(cfg.max_transactions),
@@ -95,6 +109,7 @@ impl<R: Router> StatefulProxy<R> {
             codes: Vec::new(),
             consumed: Vec::new(),
             key_hasher: KeyHasher::random(),
+            listener_texts,
             ours_finder: memchr::memmem::Finder::new(branch::OURS_PREFIX),
             stats: ProxyStats::default(),
         }
@@ -146,7 +161,13 @@ impl<R: Router> StatefulProxy<R> {
     /// The transaction key of a request (RFC 3261 §17.2.3) for method `method` (pass INVITE
     /// for an ACK or CANCEL): branch, sent-by host (any case) and port, and the method; for
     /// RFC 2543 peers Request-URI, From tag, Call-ID, CSeq number and top Via.
-    fn key_of(&self, msg: &Message<'_>, via: &sip::Via<'_>, method: &[u8]) -> TxKey {
+    fn key_of(
+        &self,
+        msg: &Message<'_>,
+        via: &sip::Via<'_>,
+        dialog: &DialogFields<'_>,
+        method: &[u8],
+    ) -> TxKey {
         let k = self.key_hasher.start();
         let k = match via.branch {
             Some(b) if via.is_rfc3261_branch() => k
@@ -157,9 +178,9 @@ impl<R: Router> StatefulProxy<R> {
             _ => k
                 .u64(2)
                 .bytes(msg.request_uri().unwrap_or(b""))
-                .bytes(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""))
-                .bytes(msg.call_id().unwrap_or(b""))
-                .u64(u64::from(msg.cseq().map(|c| c.seq).unwrap_or(0)))
+                .bytes(dialog.from_tag.unwrap_or(b""))
+                .bytes(dialog.call_id)
+                .u64(u64::from(dialog.seq))
                 .bytes(via.raw),
         };
         k.bytes(method).finish()
@@ -334,7 +355,7 @@ impl<R: Router> StatefulProxy<R> {
     fn with_request<T>(
         &mut self,
         h: TxHandle,
-        f: impl FnOnce(&mut Self, &Message<'_>, &RoutePlan) -> T,
+        f: impl FnOnce(&mut Self, &Message<'_>, &RoutePlan<'_>) -> T,
     ) -> Option<T> {
         let t = self.table.get_mut(h)?;
         let request = std::mem::take(&mut t.request);
@@ -365,7 +386,7 @@ impl<R: Router> StatefulProxy<R> {
         &mut self,
         req: &Message<'_>,
         top_via: Option<&sip::Via<'_>>,
-        plan: &RoutePlan,
+        plan: &RoutePlan<'_>,
         h: TxHandle,
         fork: usize,
     ) -> bool {
@@ -384,7 +405,7 @@ impl<R: Router> StatefulProxy<R> {
             loop_hash: t.loop_hash,
         }
         .encode();
-        let via_addr = self.cfg.listen_addr(t.local);
+        let text = listener_text(&self.listener_texts, t.local);
         let router = &mut self.router;
         consumed_credentials(
             req,
@@ -392,11 +413,11 @@ impl<R: Router> StatefulProxy<R> {
             &mut self.consumed,
         );
         let spec = ForwardSpec {
-            via_addr,
+            via_prefix: &text.via_prefix,
             branch: id.as_bytes(),
             src: t.src,
             ruri: b.uri.as_deref().map(str::as_bytes),
-            record_route: t.record_route.then_some(via_addr),
+            record_route: t.record_route.then_some(&text.record_route[..]),
             extra_headers: b.headers.as_deref().unwrap_or(b""),
             remove_lines: &self.consumed,
         };
@@ -508,21 +529,28 @@ impl<R: Router> StatefulProxy<R> {
                 return;
             }
         };
-        if msg.cseq().is_err() || msg.call_id().is_err() || msg.from().is_err() {
+        let (Ok(cseq), Ok(call_id), Ok(from)) = (msg.cseq(), msg.call_id(), msg.from()) else {
             self.stats.rejected += 1;
             if let Err(rej) = sip::validate_request(msg) {
                 self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
             }
             return;
-        }
+        };
+        // The dialog fields, read once for key, loop hash and in-dialog test.
+        let dialog = DialogFields {
+            from_tag: from.tag,
+            to_tag: msg.to().ok().and_then(|t| t.tag),
+            call_id,
+            seq: cseq.seq,
+        };
         // ACK and CANCEL match the INVITE's server transaction (§17.2.3, §9.2).
         let key_method: &[u8] = match method {
             Method::Ack | Method::Cancel => b"INVITE",
             m => m.as_bytes(),
         };
-        let key = self.key_of(msg, &via, key_method);
+        let key = self.key_of(msg, &via, &dialog, key_method);
         match method {
-            Method::Ack => return self.on_ack(now, inc, msg, &via, &key, out),
+            Method::Ack => return self.on_ack(now, inc, msg, &via, dialog.to_tag, &key, out),
             Method::Cancel => return self.on_cancel(now, inc, msg, &via, &key, out),
             _ => {}
         }
@@ -550,14 +578,15 @@ impl<R: Router> StatefulProxy<R> {
             self.reply_stateless(msg, inc, &reply, out);
             return;
         }
-        let lh = loop_hash(msg);
+        let lh = loop_hash_with(msg, &dialog);
         if self.is_loop(msg, lh) {
             self.stats.loops += 1;
             self.stats.rejected += 1;
             self.reply_stateless(msg, inc, &Reply::new(482, "Loop Detected"), out);
             return;
         }
-        self.new_transaction(now, inc, msg, &via, &key, lh, out);
+        let in_dialog = dialog.to_tag.is_some();
+        self.new_transaction(now, inc, msg, &via, &key, lh, in_dialog, out);
     }
 
     /// §16.3 step 4: one of our Vias with the loop hash of this very request.
@@ -597,6 +626,7 @@ impl<R: Router> StatefulProxy<R> {
         inc: &Incoming<'_>,
         msg: &Message<'_>,
         via: &sip::Via<'_>,
+        to_tag: Option<&[u8]>,
         key: &TxKey,
         out: &mut Outbox,
     ) {
@@ -615,12 +645,7 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // An ACK for a negative answer we gave without a transaction ends here.
-        if msg
-            .to()
-            .ok()
-            .and_then(|t| t.tag)
-            .is_some_and(|t| self.is_local_tag(t))
-        {
+        if to_tag.is_some_and(|t| self.is_local_tag(t)) {
             return;
         }
         // ACK for a 2xx: end to end (§16.11 / RFC 6026), statelessly by Route / R-URI.
@@ -707,7 +732,7 @@ impl<R: Router> StatefulProxy<R> {
             &mut self.consumed,
         );
         let spec = ForwardSpec {
-            via_addr: self.cfg.listen_addr(inc.local),
+            via_prefix: &listener_text(&self.listener_texts, inc.local).via_prefix,
             branch: &br,
             src: inc.src,
             ruri: None,
@@ -729,7 +754,7 @@ impl<R: Router> StatefulProxy<R> {
     fn resolve(
         router: &mut R,
         msg: &Message<'_>,
-        plan: &RoutePlan,
+        plan: &RoutePlan<'_>,
         branch_uri: Option<&str>,
     ) -> Result<SocketAddr, NextHopError> {
         let data = msg.datagram();
@@ -739,10 +764,18 @@ impl<R: Router> StatefulProxy<R> {
             u.as_bytes()
         } else if let Some(s) = plan.strict_ruri.clone() {
             &data[s]
+        } else if let Some(u) = plan.ruri {
+            // The Request-URI itself, parsed by Route processing already.
+            return Self::next_hop_of(router, &u);
         } else {
             msg.request_uri().ok_or(NextHopError::BadHost)?
         };
         let uri = Uri::parse(raw).map_err(|_| NextHopError::BadHost)?;
+        Self::next_hop_of(router, &uri)
+    }
+
+    /// [`next_hop`], with host names given to the router's static resolver.
+    fn next_hop_of(router: &mut R, uri: &Uri<'_>) -> Result<SocketAddr, NextHopError> {
         match next_hop(&uri) {
             Err(NextHopError::HostName) => {
                 let port = uri.port.unwrap_or(match uri.scheme {
@@ -766,11 +799,11 @@ impl<R: Router> StatefulProxy<R> {
         via: &sip::Via<'_>,
         key: &TxKey,
         lh: u32,
+        in_dialog: bool,
         out: &mut Outbox,
     ) {
         let Some(method) = msg.method() else { return };
         let is_invite = method == Method::Invite;
-        let in_dialog = msg.to().ok().is_some_and(|t| t.tag.is_some());
         let data = msg.datagram();
         // The one owned copy: the datagram up to the end of this message (offsets stay valid).
         let request: Box<[u8]> = data[..msg.len()].into();
@@ -821,9 +854,9 @@ impl<R: Router> StatefulProxy<R> {
             self.settle(h);
             return;
         };
-        let uri_is_ours = match msg.request_uri_parsed() {
-            Some(Ok(u)) => plan.strict_ruri.is_none() && self.here.is_ours(&u),
-            _ => false,
+        let uri_is_ours = match &plan.ruri {
+            Some(u) => plan.strict_ruri.is_none() && self.here.is_ours(u),
+            None => false,
         };
         let decision = if in_dialog && plan.next_route.is_some() {
             // In-dialog with a Route set: follow it (loose routing, §16.12), no router.
@@ -920,7 +953,7 @@ impl<R: Router> StatefulProxy<R> {
         h: TxHandle,
         req: &Message<'_>,
         top_via: Option<&sip::Via<'_>>,
-        plan: &RoutePlan,
+        plan: &RoutePlan<'_>,
         out: &mut Outbox,
     ) {
         if let Some(group) = self.take_next_group(h) {
@@ -937,7 +970,7 @@ impl<R: Router> StatefulProxy<R> {
         h: TxHandle,
         req: &Message<'_>,
         top_via: Option<&sip::Via<'_>>,
-        plan: &RoutePlan,
+        plan: &RoutePlan<'_>,
         target: Target,
         out: &mut Outbox,
     ) {
@@ -1461,6 +1494,12 @@ impl<R: Router> StatefulProxy<R> {
             self.advance_context(now, h, out);
         }
     }
+}
+
+/// The text of listener `local` (the first one for an unknown id, like
+/// [`ProxyConfig::listen_addr`]).
+fn listener_text(texts: &[ListenerText], local: ListenerId) -> &ListenerText {
+    texts.get(usize::from(local)).unwrap_or_else(|| &texts[0])
 }
 
 /// True when `resp` has a Via value after the first (checked on the raw header lines:
