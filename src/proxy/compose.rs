@@ -82,7 +82,7 @@ pub(crate) fn plan_routes<'a>(
     // (our address, no user part, `lr`: a REGISTER to our domain is not one); the real
     // target is the last Route value.
     if let (Some(ruri), Some(last)) = (plan.ruri.as_ref(), buf.last_mut()) {
-        if ruri.user.is_none() && ruri.lr() && here.is_ours(&ruri) {
+        if ruri.user.is_none() && ruri.lr() && here.is_ours(ruri) {
             last.removed = true;
             plan.strict_ruri = Some(last.uri.clone());
         }

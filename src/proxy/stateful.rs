@@ -620,6 +620,7 @@ impl<R: Router> StatefulProxy<R> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_ack(
         &mut self,
         now: Instant,
@@ -776,7 +777,7 @@ impl<R: Router> StatefulProxy<R> {
 
     /// [`next_hop`], with host names given to the router's static resolver.
     fn next_hop_of(router: &mut R, uri: &Uri<'_>) -> Result<SocketAddr, NextHopError> {
-        match next_hop(&uri) {
+        match next_hop(uri) {
             Err(NextHopError::HostName) => {
                 let port = uri.port.unwrap_or(match uri.scheme {
                     sip::Scheme::Sips => super::locality::SIPS_DEFAULT_PORT,
