@@ -125,3 +125,32 @@ fn timers_fire_on_the_slack_grid_including_one_set_while_idle() {
         h.join().unwrap();
     }
 }
+
+/// Request-response traffic with gaps longer than the coalescing window: each request
+/// must cost the worker one turn (one wait), not two. The answer's send completion is
+/// taken off the ring before the coalesced wait; left there, it ended every wait after the
+/// window with nothing new to do.
+#[test]
+fn a_reply_send_does_not_cost_an_extra_turn() {
+    const ROUNDS: u64 = 40;
+    for io in backends() {
+        let h = start_like_run(io, |_| Box::<EchoOrLater>::default());
+        let server = h.local_addrs()[0][0];
+        let c = client();
+        let before = h.total().loop_turns;
+        for i in 0..ROUNDS {
+            c.send_to(format!("p{i}").as_bytes(), server).unwrap();
+            let (bytes, _) = recv(&c).unwrap_or_else(|| panic!("{io:?}: answer {i}"));
+            assert_eq!(bytes, format!("ok:p{i}").into_bytes());
+            // Longer than the window (DEFAULT_COALESCE), so no two requests share a turn.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let turns = h.total().loop_turns - before;
+        assert!(
+            turns < ROUNDS * 3 / 2,
+            "{io:?}: {turns} loop turns for {ROUNDS} request-response rounds"
+        );
+        h.shutdown(Duration::ZERO);
+        h.join().unwrap();
+    }
+}
