@@ -57,7 +57,10 @@ pub(crate) fn plan_routes<'a>(
 ) -> Result<RoutePlan<'a>, ()> {
     buf.clear();
     let data = msg.datagram();
-    for h in msg.headers() {
+    // Most requests outside a dialog carry no Route: the header index says so without a
+    // walk over every line.
+    let has_route = msg.header(HeaderName::Route).is_some();
+    for h in msg.headers().filter(|_| has_route) {
         if h.name != HeaderName::Route {
             continue;
         }
@@ -296,6 +299,11 @@ pub(crate) fn consumed_credentials(
     out: &mut Vec<Range<usize>>,
 ) {
     out.clear();
+    if msg.header(HeaderName::Authorization).is_none()
+        && msg.header(HeaderName::ProxyAuthorization).is_none()
+    {
+        return;
+    }
     let data = msg.datagram();
     for h in msg.headers() {
         if h.name != HeaderName::Authorization && h.name != HeaderName::ProxyAuthorization {
@@ -349,22 +357,16 @@ pub(crate) fn write_forwarded_request(
         }
     }
     // Max-Forwards: decrement, or add 70 (§16.6 step 3).
-    let mut have_mf = false;
-    for h in msg.headers() {
-        if h.name == HeaderName::MaxForwards {
-            let mf = msg
-                .max_forwards()
-                .ok()
-                .flatten()
-                .unwrap_or(DEFAULT_MAX_FORWARDS);
-            edits.replace_with(span_in(data, h.value), |t| {
-                put_u64(t, u64::from(mf.saturating_sub(1)));
-            });
-            have_mf = true;
-            break;
-        }
-    }
-    if !have_mf {
+    if let Some(value) = msg.header(HeaderName::MaxForwards) {
+        let mf = msg
+            .max_forwards()
+            .ok()
+            .flatten()
+            .unwrap_or(DEFAULT_MAX_FORWARDS);
+        edits.replace_with(span_in(data, value), |t| {
+            put_u64(t, u64::from(mf.saturating_sub(1)));
+        });
+    } else {
         edits.insert_with(top, |t| {
             t.extend_from_slice(b"Max-Forwards: ");
             put_u64(t, u64::from(DEFAULT_MAX_FORWARDS));
@@ -389,6 +391,10 @@ pub(crate) fn write_forwarded_request(
 fn top_via_removal(msg: &Message<'_>) -> Option<Range<usize>> {
     let data = msg.datagram();
     let h = msg.headers().find(|h| h.name == HeaderName::Via)?;
+    if memchr::memchr(b',', h.value).is_none() {
+        // One value on the line (the usual case): the line goes.
+        return Some(span_in(data, h.line));
+    }
     let mut vals = split_commas(h.value);
     let first = vals.next()?;
     Some(match vals.next() {

@@ -594,8 +594,8 @@ impl<R: Router> StatefulProxy<R> {
         // Only a Via line carrying a branch of ours (cookie + tag) can loop: most requests
         // have none, and their Vias need not be parsed to know.
         if !msg
-            .headers()
-            .any(|h| h.name == HeaderName::Via && self.ours_finder.find(h.value).is_some())
+            .headers_named(HeaderName::Via)
+            .any(|v| self.ours_finder.find(v).is_some())
         {
             return false;
         }
@@ -1506,9 +1506,12 @@ fn listener_text(texts: &[ListenerText], local: ListenerId) -> &ListenerText {
 /// True when `resp` has a Via value after the first (checked on the raw header lines:
 /// no Via is parsed).
 fn has_second_via(resp: &Message<'_>) -> bool {
-    let mut vias = resp.headers().filter(|h| h.name == HeaderName::Via);
+    let mut vias = resp.headers_named(HeaderName::Via);
     match vias.next() {
-        Some(first) => vias.next().is_some() || split_commas(first.value).nth(1).is_some(),
+        Some(first) => {
+            vias.next().is_some()
+                || (memchr::memchr(b',', first).is_some() && split_commas(first).nth(1).is_some())
+        }
         None => false,
     }
 }
