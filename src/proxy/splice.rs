@@ -108,12 +108,26 @@ pub(crate) fn hex_into(out: &mut [u8], mut v: u64) {
 pub(crate) fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            // Written on the stack, appended once.
+            let mut buf = [0u8; 15];
+            let mut n = 0;
             for (i, o) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b'.');
+                    buf[n] = b'.';
+                    n += 1;
                 }
-                put_u64(out, u64::from(o));
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    buf[n] = b'0' + o / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                n += 1;
             }
+            out.extend_from_slice(&buf[..n]);
         }
         // Rare on this proxy's paths; std's formatter gets the compression rules right.
         IpAddr::V6(v6) => {

@@ -908,7 +908,12 @@ impl<R: Router> StatefulProxy<R> {
         };
         targets.sort_by_key(|t| std::cmp::Reverse(t.q));
         // `pending` is kept in decreasing q: new targets go after anything still queued.
-        t.pending.extend(targets);
+        if t.pending.is_empty() {
+            // The usual case: the router's vector becomes the queue, no copy.
+            t.pending = targets;
+        } else {
+            t.pending.extend(targets);
+        }
     }
 
     /// Start the next serial group: every pending target with the highest q.
