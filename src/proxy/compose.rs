@@ -191,15 +191,19 @@ pub(crate) fn loop_hash_with(msg: &Message<'_>, d: &DialogFields<'_>) -> u32 {
 pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: &mut EditList) {
     let rport_requested = via.rport == Some(RPort::Requested);
     if rport_requested {
-        for (name, value) in via.params {
-            if value.is_none() && name.eq_ignore_ascii_case(b"rport") {
-                let r = span_in(data, name);
-                edits.replace_with(r, |t| {
-                    t.extend_from_slice(b"rport=");
-                    put_u64(t, u64::from(src.port()));
-                });
-                break;
-            }
+        // Usually written `;rport` exactly: found without walking the parameters.
+        let name = bare_rport(via.raw).or_else(|| {
+            via.params
+                .into_iter()
+                .find(|(name, value)| value.is_none() && name.eq_ignore_ascii_case(b"rport"))
+                .map(|(name, _)| name)
+        });
+        if let Some(name) = name {
+            let r = span_in(data, name);
+            edits.replace_with(r, |t| {
+                t.extend_from_slice(b"rport=");
+                put_u64(t, u64::from(src.port()));
+            });
         }
     }
     // The sent-by usually is the source address spelled as we would write it: then no
@@ -215,6 +219,21 @@ pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: 
             put_ip(t, src.ip());
         });
     }
+}
+
+/// The name of a valueless `;rport` parameter spelled exactly so in a Via value, as a
+/// subslice of `raw`; `None` for any other spelling (the caller then walks the parameters).
+fn bare_rport(raw: &[u8]) -> Option<&[u8]> {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&raw[from..], b";rport") {
+        let start = from + i + 1;
+        let end = start + 5;
+        match raw.get(end) {
+            None | Some(b';' | b' ' | b'\t' | b'\r' | b'\n') => return Some(&raw[start..end]),
+            _ => from = end,
+        }
+    }
+    None
 }
 
 /// Where responses to a request go (RFC 3261 §18.2.2 for UDP, RFC 3581 §4): the source
@@ -609,4 +628,30 @@ pub(crate) fn write_cancel_or_ack(
     out.push(b' ');
     out.extend_from_slice(method);
     out.extend_from_slice(b"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_rport_is_found_only_when_valueless() {
+        let raw = b"SIP/2.0/UDP h:5060;branch=z9hG4bKx;rport";
+        let r = bare_rport(raw).unwrap();
+        assert_eq!(r, b"rport");
+        assert_eq!(span_in(raw, r), raw.len() - 5..raw.len());
+        assert_eq!(
+            bare_rport(b"SIP/2.0/UDP h;rport;branch=z9hG4bKx"),
+            Some(&b"rport"[..])
+        );
+        assert_eq!(
+            bare_rport(b"SIP/2.0/UDP h;rport=5060;branch=z9hG4bKx"),
+            None
+        );
+        assert_eq!(
+            bare_rport(b"SIP/2.0/UDP h;rportx;rport"),
+            Some(&b"rport"[..])
+        );
+        assert_eq!(bare_rport(b"SIP/2.0/UDP h;RPort"), None);
+    }
 }
