@@ -224,13 +224,16 @@ pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: 
 /// The name of a valueless `;rport` parameter spelled exactly so in a Via value, as a
 /// subslice of `raw`; `None` for any other spelling (the caller then walks the parameters).
 fn bare_rport(raw: &[u8]) -> Option<&[u8]> {
-    let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&raw[from..], b";rport") {
-        let start = from + i + 1;
-        let end = start + 5;
-        match raw.get(end) {
-            None | Some(b';' | b' ' | b'\t' | b'\r' | b'\n') => return Some(&raw[start..end]),
-            _ => from = end,
+    // A plain scan: `memmem::find` would build a searcher per call, dearer than the walk.
+    for i in memchr::memchr_iter(b';', raw) {
+        let (start, end) = (i + 1, i + 6);
+        if raw.get(start..end) == Some(b"rport")
+            && matches!(
+                raw.get(end),
+                None | Some(b';' | b' ' | b'\t' | b'\r' | b'\n')
+            )
+        {
+            return Some(&raw[start..end]);
         }
     }
     None
