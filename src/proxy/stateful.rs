@@ -243,7 +243,7 @@ impl<R: Router> StatefulProxy<R> {
         if !allowed {
             return;
         }
-        out.send(t.local, t.reply_to, &self.buf);
+        out.send(t.local, t.reply_to(), &self.buf);
         if code >= 200 {
             t.answered = true;
         }
@@ -616,7 +616,7 @@ impl<R: Router> StatefulProxy<R> {
             ServerSide::NonInvite(s) => s.on_request(),
         };
         if action == ServerRequestAction::ResendLast && !t.last_response.is_empty() {
-            out.send(t.local, t.reply_to, &t.last_response);
+            out.send(t.local, t.reply_to(), &t.last_response);
         }
     }
 
@@ -816,7 +816,7 @@ impl<R: Router> StatefulProxy<R> {
             is_invite,
             src: inc.src,
             local: inc.local,
-            reply_to: response_destination(via, inc.src),
+            reply_port: response_destination(via, inc.src).port(),
             loop_hash: lh,
             record_route,
             server: if is_invite {
@@ -1411,7 +1411,7 @@ impl<R: Router> StatefulProxy<R> {
             match a {
                 Some(ServerTimerAction::ResendLast) => {
                     if !t.last_response.is_empty() {
-                        out.send(t.local, t.reply_to, &t.last_response);
+                        out.send(t.local, t.reply_to(), &t.last_response);
                     }
                 }
                 Some(_) => {}

@@ -4,12 +4,19 @@
 //! ```text
 //!   ProxyTransaction (one table slot)
 //!   ├─ request: Box<[u8]>      the only owned copy of the request (as received)
+//!   ├─ fingerprint             second lane of the key hash (the table holds the first)
 //!   ├─ server: INVITE or non-INVITE server transaction, last response sent (for resends)
 //!   ├─ branches[fork]          one client transaction per target: state, Timer C,
 //!   │                          CANCEL client transaction, final code
 //!   ├─ pending                 targets of later serial groups (lower q)
 //!   └─ best                    the best final response so far (§16.7 step 6)
 //! ```
+//!
+//! Once the final response went upstream and no branch can rebuild its request any more
+//! (the transaction only absorbs retransmissions until Timers J/K/L/M/I/D end), the request
+//! copy and everything derived from it is released: see
+//! [`ProxyTransaction::release_if_lingering`]. Matching never needs the request: the
+//! server key is an index hash plus an independent fingerprint (`crate::txn::key_hash`).
 //!
 //! Forwarded copies are not kept: a retransmission, a CANCEL or a hop-by-hop ACK rebuilds
 //! the branch's request from `request` and the branch's target (the same bytes every time,
@@ -190,8 +197,9 @@ pub(crate) struct ProxyTransaction {
     pub is_invite: bool,
     pub src: SocketAddr,
     pub local: ListenerId,
-    /// Where responses go (RFC 3261 §18.2.2, RFC 3581).
-    pub reply_to: SocketAddr,
+    /// The port responses go to (RFC 3261 §18.2.2, RFC 3581); the address is always the
+    /// source's IP (see `compose::response_destination`), so only the port is kept.
+    pub reply_port: u16,
     pub loop_hash: u32,
     pub record_route: bool,
     pub server: ServerSide,
@@ -212,6 +220,16 @@ pub(crate) struct ProxyTransaction {
 }
 
 impl ProxyTransaction {
+    /// Where responses go (RFC 3261 §18.2.2, RFC 3581).
+    pub(crate) fn reply_to(&self) -> SocketAddr {
+        if self.reply_port == self.src.port() {
+            // The source itself (an IPv6 scope id included).
+            self.src
+        } else {
+            SocketAddr::new(self.src.ip(), self.reply_port)
+        }
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.branches
             .iter()
