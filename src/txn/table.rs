@@ -17,9 +17,11 @@
 //!   the timer wheel, in a branch parameter on the wire) never reach the slot's next tenant;
 //! - every occupied slot is on exactly one index chain, the one of its key hash; free slots
 //!   are on the free list and on no chain;
-//! - the index stores hashes only. The caller confirms a candidate with its own comparison of
-//!   the real key (branch, sent-by, method), which lives inside the stored request, so the
-//!   index owns no copies of keys;
+//! - the index stores hashes only. The caller confirms a candidate with its own check (the
+//!   proxy compares an independent fingerprint of the key, `key_hash.rs`), so neither the
+//!   index nor the transaction owns a copy of the key's text;
+//! - slab, free list and index are reserved for `max_len` (up to [`PRESIZE_LIMIT`]) at
+//!   creation: filling the table never rehashes the index nor moves the slab;
 //! - `len() <= max_len()`: past the limit, [`TransactionTable::insert`] refuses and the caller
 //!   answers 503 (and counts it).
 
