@@ -282,6 +282,29 @@ mod tests {
     }
 
     #[test]
+    fn filling_to_max_len_never_grows_slab_or_index() {
+        let mut t = TransactionTable::new(5000);
+        let (slots, index) = (t.slots.capacity(), t.index.capacity());
+        assert!(slots >= 5000 && index >= 5000);
+        let hs: Vec<TxHandle> = (0..5000u64)
+            .map(|k| t.insert(k.wrapping_mul(0x9e37_79b9_7f4a_7c15), k).unwrap())
+            .collect();
+        for h in hs.iter().step_by(2) {
+            t.remove(*h);
+        }
+        for k in 0..2500u64 {
+            t.insert(k ^ 0x5555, k).unwrap();
+        }
+        assert_eq!(t.len(), 5000);
+        assert_eq!(t.slots.capacity(), slots, "the slab never moved");
+        assert_eq!(
+            t.index.capacity(),
+            index,
+            "the index never rehashed to grow"
+        );
+    }
+
+    #[test]
     fn refuses_past_max_len() {
         let mut t = TransactionTable::new(2);
         let a = t.insert(1, ()).unwrap();
