@@ -229,7 +229,50 @@ impl Call {
     }
 }
 
+/// The measured calls of the `TXN_BENCH_LOOP` mode, in a function of their own so that
+/// `valgrind --tool=callgrind --toggle-collect='*measured_calls*'` counts them alone.
+#[inline(never)]
+fn measured_calls(call: &mut Call, n: u64) -> usize {
+    let mut sent = 0;
+    for _ in 0..n {
+        sent += call.run();
+    }
+    sent
+}
+
+/// `TXN_BENCH_LOOP=<n>[:<warm-up>]`: run `warm-up` calls (default 40 000, past the 32 s of
+/// virtual time after which the first finished transactions are reaped, so the table is at
+/// steady state), then `n` measured calls, print the table's figures and exit. For
+/// instruction counts under callgrind (they do not depend on machine load):
+///
+/// ```text
+/// TXN_BENCH_LOOP=5000 valgrind --tool=callgrind --collect-atstart=no \
+///     --toggle-collect='*measured_calls*' target/release/deps/txn-<hash>
+/// ```
+fn plain_loop(spec: &str) {
+    let (n, warm) = match spec.split_once(':') {
+        Some((n, w)) => (n, w),
+        None => (spec, "40000"),
+    };
+    let n: u64 = n.parse().expect("TXN_BENCH_LOOP=<n>[:<warm-up>]");
+    let warm: u64 = warm.parse().expect("warm-up call count");
+    let mut call = Call::new();
+    for _ in 0..warm {
+        call.run();
+    }
+    let sent = measured_calls(&mut call, std::hint::black_box(n));
+    let live = call.proxy.transactions();
+    let bytes = call.proxy.transaction_bytes();
+    println!(
+        "{n} calls after {warm}: {sent} datagrams sent; {live} live transactions, {} bytes each",
+        bytes / live.max(1)
+    );
+}
+
 fn bench(c: &mut Criterion) {
+    if let Some(spec) = std::env::var_os("TXN_BENCH_LOOP") {
+        return plain_loop(&spec.to_string_lossy());
+    }
     // Sanity: the flow really goes through (100, INVITE, 180, 200, ACK, BYE, 200 = 7 sends).
     let mut call = Call::new();
     assert_eq!(call.run(), 7);

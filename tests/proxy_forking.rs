@@ -120,6 +120,34 @@ fn second_2xx_from_another_branch_is_also_forwarded() {
 }
 
 #[test]
+fn branch_cancelled_before_its_provisional_still_gets_cancel_and_ack_after_the_2xx() {
+    // Bob answers before Carol sent anything: the 2xx goes up (the server transaction is
+    // Accepted) but Carol's CANCEL must wait for her provisional (§9.1), so the request copy
+    // it is built from must outlive the final answer.
+    let mut n = net(vec![bob(), carol()]);
+    let sent = n.send_str(ALICE, &invite(RURI, "fork-9", "z9hG4bKp9"));
+    let to_bob = one(&sent, BOB, "INVITE");
+    let to_carol = one(&sent, CAROL, "INVITE");
+    let sent = n.send(BOB, &respond(&to_bob, 200, "OK", "b9", &[]));
+    assert_eq!(summary(&sent), vec![format!("200>{ALICE}")]);
+    let sent = n.send(CAROL, &respond(&to_carol, 180, "Ringing", "c9", &[]));
+    let c = one(&sent, CAROL, "CANCEL");
+    assert_eq!(
+        c.msg().top_via().unwrap().branch,
+        to_carol.msg().top_via().unwrap().branch
+    );
+    assert!(n.send(CAROL, &respond(&c, 200, "OK", "c9", &[])).is_empty());
+    let sent = n.send(
+        CAROL,
+        &respond(&to_carol, 487, "Request Terminated", "c9", &[]),
+    );
+    let ack = one(&sent, CAROL, "ACK");
+    assert_eq!(ack.msg().cseq().unwrap().seq, 1);
+    n.advance(Duration::from_secs(40));
+    assert_eq!(n.proxy.transactions(), 0);
+}
+
+#[test]
 fn serial_branches_by_q() {
     let mut n = net(vec![carol().with_q(500), bob().with_q(1000)]);
     let sent = n.send_str(ALICE, &invite(RURI, "fork-3", "z9hG4bKp3"));

@@ -5,14 +5,16 @@
 //! lines the proxy does not touch leave exactly as they came, folding and compact names
 //! included.
 
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
-use crate::sip::{Credentials, HeaderName, Message, RPort, Via};
+use crate::sip::{Credentials, HeaderName, Message, RPort, Uri, Via};
 
 use super::locality::{host_ip, Locality};
-use super::splice::{span_in, split_commas, EditList};
+use super::splice::{
+    is_ipv4_text, put_ip, put_socket_addr, put_u64, span_in, split_commas, EditList,
+};
+use super::stateful::DialogFields;
 
 /// RFC 3261 §16.6 step 3: the Max-Forwards a proxy inserts when the request has none.
 pub const DEFAULT_MAX_FORWARDS: u8 = 70;
@@ -31,7 +33,10 @@ pub(crate) struct RouteValue {
 
 /// The outcome of Route processing (RFC 3261 §16.4) on one request.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RoutePlan {
+pub(crate) struct RoutePlan<'a> {
+    /// The Request-URI, parsed (once, here: the proxy reads it again for "is it us" and
+    /// for the next hop).
+    pub ruri: Option<Uri<'a>>,
     /// Strict-router compatibility: the Request-URI becomes this (the last Route's URI).
     pub strict_ruri: Option<Range<usize>>,
     /// The URI of the first Route value left after processing: the next hop when present.
@@ -45,14 +50,17 @@ pub(crate) struct RoutePlan {
 /// Collect the Route values of `msg` into `buf` and decide which go (§16.4).
 ///
 /// Returns `Err(())` when a Route value does not parse (the caller answers 400).
-pub(crate) fn plan_routes(
-    msg: &Message<'_>,
+pub(crate) fn plan_routes<'a>(
+    msg: &Message<'a>,
     here: &Locality,
     buf: &mut Vec<RouteValue>,
-) -> Result<RoutePlan, ()> {
+) -> Result<RoutePlan<'a>, ()> {
     buf.clear();
     let data = msg.datagram();
-    for h in msg.headers() {
+    // Most requests outside a dialog carry no Route: the header index says so without a
+    // walk over every line.
+    let has_route = msg.header(HeaderName::Route).is_some();
+    for h in msg.headers().filter(|_| has_route) {
         if h.name != HeaderName::Route {
             continue;
         }
@@ -69,12 +77,15 @@ pub(crate) fn plan_routes(
             });
         }
     }
-    let mut plan = RoutePlan::default();
+    let mut plan = RoutePlan {
+        ruri: msg.request_uri_parsed().and_then(Result::ok),
+        ..RoutePlan::default()
+    };
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
     // (our address, no user part, `lr`: a REGISTER to our domain is not one); the real
     // target is the last Route value.
-    if let (Some(Ok(ruri)), Some(last)) = (msg.request_uri_parsed(), buf.last_mut()) {
-        if ruri.user.is_none() && ruri.lr() && here.is_ours(&ruri) {
+    if let (Some(ruri), Some(last)) = (plan.ruri.as_ref(), buf.last_mut()) {
+        if ruri.user.is_none() && ruri.lr() && here.is_ours(ruri) {
             last.removed = true;
             plan.strict_ruri = Some(last.uri.clone());
         }
@@ -138,6 +149,19 @@ pub(crate) fn plan_routes(
 /// To tag, From tag, Call-ID, Request-URI, top Route, CSeq number, Proxy-Require and
 /// Proxy-Authorization. FNV-1a: the same on every worker and every run.
 pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
+    loop_hash_with(
+        msg,
+        &DialogFields {
+            from_tag: msg.from().ok().and_then(|f| f.tag),
+            to_tag: msg.to().ok().and_then(|t| t.tag),
+            call_id: msg.call_id().unwrap_or(b""),
+            seq: msg.cseq().map(|c| c.seq).unwrap_or(0),
+        },
+    )
+}
+
+/// [`loop_hash`] with the dialog fields already read.
+pub(crate) fn loop_hash_with(msg: &Message<'_>, d: &DialogFields<'_>) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |b: &[u8]| {
         for &x in b {
@@ -147,12 +171,12 @@ pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
         h ^= 0xff;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     };
-    eat(msg.to().ok().and_then(|t| t.tag).unwrap_or(b""));
-    eat(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""));
-    eat(msg.call_id().unwrap_or(b""));
+    eat(d.to_tag.unwrap_or(b""));
+    eat(d.from_tag.unwrap_or(b""));
+    eat(d.call_id);
     eat(msg.request_uri().unwrap_or(b""));
     eat(msg.header(HeaderName::Route).unwrap_or(b""));
-    eat(&msg.cseq().map(|c| c.seq).unwrap_or(0).to_be_bytes());
+    eat(&d.seq.to_be_bytes());
     for v in msg.headers_named(HeaderName::ProxyRequire) {
         eat(v);
     }
@@ -162,33 +186,57 @@ pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    let _ = write!(out, "{ip}");
-}
-
 /// RFC 3261 §18.2.1 and RFC 3581 §4: the edits that add `received` (and fill `rport`) in
 /// the top Via of a request that came from `src`.
 pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: &mut EditList) {
     let rport_requested = via.rport == Some(RPort::Requested);
     if rport_requested {
-        for (name, value) in via.params {
-            if value.is_none() && name.eq_ignore_ascii_case(b"rport") {
-                let r = span_in(data, name);
-                edits.replace_with(r, |t| {
-                    let _ = write!(t, "rport={}", src.port());
-                });
-                break;
-            }
+        // Usually written `;rport` exactly: found without walking the parameters.
+        let name = bare_rport(via.raw).or_else(|| {
+            via.params
+                .into_iter()
+                .find(|(name, value)| value.is_none() && name.eq_ignore_ascii_case(b"rport"))
+                .map(|(name, _)| name)
+        });
+        if let Some(name) = name {
+            let r = span_in(data, name);
+            edits.replace_with(r, |t| {
+                t.extend_from_slice(b"rport=");
+                put_u64(t, u64::from(src.port()));
+            });
         }
     }
-    let sent_by_ip = crate::sip::Host::parse(via.host).and_then(host_ip);
-    if via.received.is_none() && (rport_requested || sent_by_ip != Some(src.ip())) {
+    // The sent-by usually is the source address spelled as we would write it: then no
+    // host parsing is needed to know that it does not differ (§18.2.1).
+    let differs = || {
+        !is_ipv4_text(via.host, src.ip())
+            && crate::sip::Host::parse(via.host).and_then(host_ip) != Some(src.ip())
+    };
+    if via.received.is_none() && (rport_requested || differs()) {
         let end = span_in(data, via.raw).end;
         edits.insert_with(end, |t| {
             t.extend_from_slice(b";received=");
-            write_ip(t, src.ip());
+            put_ip(t, src.ip());
         });
     }
+}
+
+/// The name of a valueless `;rport` parameter spelled exactly so in a Via value, as a
+/// subslice of `raw`; `None` for any other spelling (the caller then walks the parameters).
+fn bare_rport(raw: &[u8]) -> Option<&[u8]> {
+    // A plain scan: `memmem::find` would build a searcher per call, dearer than the walk.
+    for i in memchr::memchr_iter(b';', raw) {
+        let (start, end) = (i + 1, i + 6);
+        if raw.get(start..end) == Some(b"rport")
+            && matches!(
+                raw.get(end),
+                None | Some(b';' | b' ' | b'\t' | b'\r' | b'\n')
+            )
+        {
+            return Some(&raw[start..end]);
+        }
+    }
+    None
 }
 
 /// Where responses to a request go (RFC 3261 §18.2.2 for UDP, RFC 3581 §4): the source
@@ -221,17 +269,43 @@ pub(crate) fn via_destination(via: &Via<'_>) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// The text of one listener as the requests we forward carry it, written once at start.
+#[derive(Debug, Clone)]
+pub(crate) struct ListenerText {
+    /// `Via: SIP/2.0/UDP <addr>;branch=`
+    pub via_prefix: Vec<u8>,
+    /// `Record-Route: <sip:<addr>;lr>` and CRLF.
+    pub record_route: Vec<u8>,
+}
+
+impl ListenerText {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        let mut via_prefix = b"Via: SIP/2.0/UDP ".to_vec();
+        put_socket_addr(&mut via_prefix, addr);
+        via_prefix.extend_from_slice(b";branch=");
+        let mut record_route = b"Record-Route: <sip:".to_vec();
+        put_socket_addr(&mut record_route, addr);
+        record_route.extend_from_slice(b";lr>\r\n");
+        ListenerText {
+            via_prefix,
+            record_route,
+        }
+    }
+}
+
 /// What a forwarded copy of a request carries besides the received bytes.
 pub(crate) struct ForwardSpec<'a> {
-    /// Our sent-by (the listener the request leaves from).
-    pub via_addr: SocketAddr,
+    /// Our Via up to the branch value: [`ListenerText::via_prefix`] of the listener the
+    /// request leaves from.
+    pub via_prefix: &'a [u8],
     pub branch: &'a [u8],
     /// The previous hop (for `received`/`rport` on its Via).
     pub src: SocketAddr,
     /// The Request-URI of this branch (overrides the strict-router rewrite).
     pub ruri: Option<&'a [u8]>,
-    /// Add `Record-Route: <sip:addr;lr>` (dialog-creating requests).
-    pub record_route: Option<SocketAddr>,
+    /// Add this Record-Route line, [`ListenerText::record_route`] (dialog-creating
+    /// requests).
+    pub record_route: Option<&'a [u8]>,
     /// Extra header lines, each ending with CRLF.
     pub extra_headers: &'a [u8],
     /// Whole header lines to leave out (consumed credentials, [`consumed_credentials`]).
@@ -247,6 +321,11 @@ pub(crate) fn consumed_credentials(
     out: &mut Vec<Range<usize>>,
 ) {
     out.clear();
+    if msg.header(HeaderName::Authorization).is_none()
+        && msg.header(HeaderName::ProxyAuthorization).is_none()
+    {
+        return;
+    }
     let data = msg.datagram();
     for h in msg.headers() {
         if h.name != HeaderName::Authorization && h.name != HeaderName::ProxyAuthorization {
@@ -260,10 +339,12 @@ pub(crate) fn consumed_credentials(
     }
 }
 
-/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`.
+/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`. `top_via` is the
+/// request's top Via when the caller has it parsed already (else it is parsed here).
 pub(crate) fn write_forwarded_request(
     msg: &Message<'_>,
-    plan: &RoutePlan,
+    top_via: Option<&Via<'_>>,
+    plan: &RoutePlan<'_>,
     spec: &ForwardSpec<'_>,
     edits: &mut EditList,
     out: &mut Vec<u8>,
@@ -281,38 +362,37 @@ pub(crate) fn write_forwarded_request(
     let top = msg.headers_span().start;
     // Our Via first, then our Record-Route (topmost).
     edits.insert_with(top, |t| {
-        let _ = write!(t, "Via: SIP/2.0/UDP {};branch=", spec.via_addr);
+        t.extend_from_slice(spec.via_prefix);
         t.extend_from_slice(spec.branch);
         t.extend_from_slice(b"\r\n");
     });
     if let Some(rr) = spec.record_route {
-        edits.insert_with(top, |t| {
-            let _ = write!(t, "Record-Route: <sip:{rr};lr>\r\n");
-        });
+        edits.insert_with(top, |t| t.extend_from_slice(rr));
     }
-    // received / rport on the previous hop's Via.
-    if let Ok(via) = msg.top_via() {
-        top_via_edits(data, &via, spec.src, edits);
-    }
-    // Max-Forwards: decrement, or add 70 (§16.6 step 3).
-    let mut have_mf = false;
-    for h in msg.headers() {
-        if h.name == HeaderName::MaxForwards {
-            let mf = msg
-                .max_forwards()
-                .ok()
-                .flatten()
-                .unwrap_or(DEFAULT_MAX_FORWARDS);
-            edits.replace_with(span_in(data, h.value), |t| {
-                let _ = write!(t, "{}", mf.saturating_sub(1));
-            });
-            have_mf = true;
-            break;
+    // received / rport on the previous hop's Via (parsed already by the caller, usually).
+    match top_via {
+        Some(via) => top_via_edits(data, via, spec.src, edits),
+        None => {
+            if let Ok(via) = msg.top_via() {
+                top_via_edits(data, &via, spec.src, edits);
+            }
         }
     }
-    if !have_mf {
+    // Max-Forwards: decrement, or add 70 (§16.6 step 3).
+    if let Some(value) = msg.header(HeaderName::MaxForwards) {
+        let mf = msg
+            .max_forwards()
+            .ok()
+            .flatten()
+            .unwrap_or(DEFAULT_MAX_FORWARDS);
+        edits.replace_with(span_in(data, value), |t| {
+            put_u64(t, u64::from(mf.saturating_sub(1)));
+        });
+    } else {
         edits.insert_with(top, |t| {
-            let _ = write!(t, "Max-Forwards: {DEFAULT_MAX_FORWARDS}\r\n");
+            t.extend_from_slice(b"Max-Forwards: ");
+            put_u64(t, u64::from(DEFAULT_MAX_FORWARDS));
+            t.extend_from_slice(b"\r\n");
         });
     }
     for d in plan.deletions.iter().flatten() {
@@ -333,6 +413,10 @@ pub(crate) fn write_forwarded_request(
 fn top_via_removal(msg: &Message<'_>) -> Option<Range<usize>> {
     let data = msg.datagram();
     let h = msg.headers().find(|h| h.name == HeaderName::Via)?;
+    if memchr::memchr(b',', h.value).is_none() {
+        // One value on the line (the usual case): the line goes.
+        return Some(span_in(data, h.line));
+    }
     let mut vals = split_commas(h.value);
     let first = vals.next()?;
     Some(match vals.next() {
@@ -372,9 +456,7 @@ pub(crate) fn write_response_upstream(
     if let Some((code, reason)) = status {
         let first = resp.headers_span().start;
         let start = span_in(data, resp.as_bytes()).start;
-        edits.replace_with(start..first, |t| {
-            let _ = write!(t, "SIP/2.0 {code} {reason}\r\n");
-        });
+        edits.replace_with(start..first, |t| put_status_line(t, code, reason));
     }
     if drop_challenges {
         for h in resp.headers() {
@@ -439,6 +521,7 @@ pub(crate) fn collect_challenges(resp: &Message<'_>, into: &mut Vec<u8>) {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_local_response(
     req: &Message<'_>,
+    top_via: Option<&Via<'_>>,
     src: SocketAddr,
     code: u16,
     reason: &str,
@@ -449,15 +532,20 @@ pub(crate) fn write_local_response(
     out: &mut Vec<u8>,
 ) {
     let data = req.datagram();
-    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    put_status_line(out, code, reason);
     let mut first_via = true;
     for h in req.headers() {
         match h.name {
             HeaderName::Via if first_via => {
                 first_via = false;
                 edits.clear();
-                if let Ok(via) = req.top_via() {
-                    top_via_edits(data, &via, src, edits);
+                match top_via {
+                    Some(via) => top_via_edits(data, via, src, edits),
+                    None => {
+                        if let Ok(via) = req.top_via() {
+                            top_via_edits(data, &via, src, edits);
+                        }
+                    }
                 }
                 let line = span_in(data, h.line);
                 edits.apply(data, line, out);
@@ -466,9 +554,9 @@ pub(crate) fn write_local_response(
                 out.extend_from_slice(h.line);
             }
             HeaderName::To => {
-                let has_tag = req.to().ok().is_some_and(|t| t.tag.is_some());
+                let has_tag = || req.to().ok().is_some_and(|t| t.tag.is_some());
                 match to_tag {
-                    Some(tag) if !has_tag => {
+                    Some(tag) if !has_tag() => {
                         let line = span_in(data, h.line);
                         let value_end = span_in(data, h.value).end;
                         out.extend_from_slice(&data[line.start..value_end]);
@@ -483,13 +571,24 @@ pub(crate) fn write_local_response(
         }
     }
     if !server.is_empty() {
-        let _ = write!(out, "Server: {server}\r\n");
+        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     for line in extra {
         out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+}
+
+/// `SIP/2.0 <code> <reason>` and CRLF.
+fn put_status_line(out: &mut Vec<u8>, code: u16, reason: &str) {
+    out.extend_from_slice(b"SIP/2.0 ");
+    put_u64(out, u64::from(code));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// The CANCEL (RFC 3261 §9.1) or hop-by-hop ACK (§17.1.1.3) for a forwarded INVITE `fwd`:
@@ -527,7 +626,35 @@ pub(crate) fn write_cancel_or_ack(
         out.extend_from_slice(to);
     }
     let seq = fwd.cseq().map(|c| c.seq).unwrap_or(0);
-    let _ = write!(out, "CSeq: {seq} ");
+    out.extend_from_slice(b"CSeq: ");
+    put_u64(out, u64::from(seq));
+    out.push(b' ');
     out.extend_from_slice(method);
     out.extend_from_slice(b"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_rport_is_found_only_when_valueless() {
+        let raw = b"SIP/2.0/UDP h:5060;branch=z9hG4bKx;rport";
+        let r = bare_rport(raw).unwrap();
+        assert_eq!(r, b"rport");
+        assert_eq!(span_in(raw, r), raw.len() - 5..raw.len());
+        assert_eq!(
+            bare_rport(b"SIP/2.0/UDP h;rport;branch=z9hG4bKx"),
+            Some(&b"rport"[..])
+        );
+        assert_eq!(
+            bare_rport(b"SIP/2.0/UDP h;rport=5060;branch=z9hG4bKx"),
+            None
+        );
+        assert_eq!(
+            bare_rport(b"SIP/2.0/UDP h;rportx;rport"),
+            Some(&b"rport"[..])
+        );
+        assert_eq!(bare_rport(b"SIP/2.0/UDP h;RPort"), None);
+    }
 }

@@ -12,6 +12,7 @@
 //! Invariants: edit ranges lie inside `src` and do not overlap (an insertion is an empty
 //! range); edits at the same position are written in the order they were added.
 
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 #[derive(Debug, Clone)]
@@ -75,6 +76,106 @@ impl EditList {
         }
         out.extend_from_slice(&src[cursor..end]);
     }
+}
+
+// ---- number and address writers (no `core::fmt` on the hot path) --------------------------
+
+/// Append `n` in decimal.
+pub(crate) fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Fill `out` with the low `4 * out.len()` bits of `v` in lower-case hex.
+pub(crate) fn hex_into(out: &mut [u8], mut v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in out.iter_mut().rev() {
+        *b = HEX[(v & 0xf) as usize];
+        v >>= 4;
+    }
+}
+
+/// Append an IP address as text (IPv6 without brackets, RFC 5952 form via std).
+pub(crate) fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            // Written on the stack, appended once.
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    buf[n] = b'0' + o / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                n += 1;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        // Rare on this proxy's paths; std's formatter gets the compression rules right.
+        IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// Append `host:port` as a Via sent-by or URI hostport (IPv6 in brackets).
+pub(crate) fn put_socket_addr(out: &mut Vec<u8>, a: SocketAddr) {
+    if a.is_ipv6() {
+        out.push(b'[');
+        put_ip(out, a.ip());
+        out.push(b']');
+    } else {
+        put_ip(out, a.ip());
+    }
+    out.push(b':');
+    put_u64(out, u64::from(a.port()));
+}
+
+/// True when `text` is exactly how [`put_ip`] writes the IPv4 address `ip` (the usual case
+/// of a sent-by that matches the packet source: no parsing needed to know). False for
+/// IPv6 and for any other spelling (the caller then parses).
+pub(crate) fn is_ipv4_text(text: &[u8], ip: IpAddr) -> bool {
+    let IpAddr::V4(v4) = ip else {
+        return false;
+    };
+    let mut rest = text;
+    for (i, o) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b'.', r)) => rest = r,
+                _ => return false,
+            }
+        }
+        let digits: &[u8] = match o {
+            0..=9 => &[b'0' + o],
+            10..=99 => &[b'0' + o / 10, b'0' + o % 10],
+            _ => &[b'0' + o / 100, b'0' + o / 10 % 10, b'0' + o % 10],
+        };
+        match rest.strip_prefix(digits) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Byte offset of `part` inside `whole` (both from the same buffer).
@@ -162,6 +263,36 @@ mod tests {
         out.clear();
         e.apply(src, 0..src.len(), &mut out);
         assert_eq!(out, b"Xdefghij");
+    }
+
+    #[test]
+    fn writers_match_std_formatting() {
+        for n in [0u64, 7, 10, 99, 100, 65535, u64::MAX] {
+            let mut v = Vec::new();
+            put_u64(&mut v, n);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
+        let mut v = [0u8; 12];
+        hex_into(&mut v[..8], 0xdead_beef);
+        hex_into(&mut v[8..], 0x1f);
+        assert_eq!(&v, b"deadbeef001f");
+        for a in [
+            "127.0.0.1:5060",
+            "0.10.200.255:0",
+            "[::1]:5061",
+            "[2001:db8::7]:1",
+        ] {
+            let sa: SocketAddr = a.parse().unwrap();
+            let mut v = Vec::new();
+            put_socket_addr(&mut v, sa);
+            assert_eq!(v, sa.to_string().as_bytes());
+        }
+        let ip: IpAddr = "10.0.200.7".parse().unwrap();
+        assert!(is_ipv4_text(b"10.0.200.7", ip));
+        assert!(!is_ipv4_text(b"10.0.200.70", ip));
+        assert!(!is_ipv4_text(b"10.0.200", ip));
+        assert!(!is_ipv4_text(b"010.0.200.7", ip));
+        assert!(!is_ipv4_text(b"::1", "::1".parse().unwrap()));
     }
 
     #[test]

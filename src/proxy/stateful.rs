@@ -26,34 +26,40 @@
 //! - at most one final response goes upstream per transaction (the server state machine
 //!   refuses a second one), except 2xx retransmissions of an INVITE (RFC 6026).
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::endpoint::{Endpoint, Incoming, ListenerId, Outbox};
 use crate::sip::{self, HeaderName, Message, Method, Uri};
 use crate::txn::{
-    branch, BranchId, ClientTimerAction, InviteClient, InviteServer, NonInviteClient,
+    branch, BranchId, ClientTimerAction, InviteClient, InviteServer, KeyHasher, NonInviteClient,
     NonInviteServer, ServerRequestAction, ServerTimerAction, TimerWheel, TransactionTable,
-    TxHandle,
+    TxHandle, TxKey,
 };
 
 use super::best_response::{forwarded_code, is_better, is_challenge};
 use super::compose::{
-    collect_challenges, consumed_credentials, loop_hash, plan_routes, response_destination,
-    via_destination, write_cancel_or_ack, write_forwarded_request, write_local_response,
-    write_request_vias, write_response_upstream, ForwardSpec, RoutePlan, RouteValue,
+    collect_challenges, consumed_credentials, loop_hash, loop_hash_with, plan_routes,
+    response_destination, via_destination, write_cancel_or_ack, write_forwarded_request,
+    write_local_response, write_request_vias, write_response_upstream, ForwardSpec, ListenerText,
+    RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
-use super::splice::{span_in, EditList};
-use super::transaction::{Best, Branch, ClientSide, ProxyTransaction, ServerSide, StoredKey};
+use super::splice::{hex_into, split_commas, EditList};
+use super::transaction::{Best, Branch, ClientSide, ProxyTransaction, ServerSide};
 use super::{ProxyConfig, ProxyStats};
 
 /// The most branches one transaction may have (the fork index is one byte of the branch).
 pub const MAX_BRANCHES: usize = 255;
+/// The dialog identifiers of a request (RFC 3261 §12), read once per request.
+pub(crate) struct DialogFields<'a> {
+    pub from_tag: Option<&'a [u8]>,
+    pub to_tag: Option<&'a [u8]>,
+    pub call_id: &'a [u8],
+    pub seq: u32,
+}
+
 /// How often the failure route may start new branches for one transaction.
 pub const MAX_FAILURE_ROUTES: u32 = 8;
 
@@ -74,27 +80,21 @@ pub struct StatefulProxy<R: Router> {
     codes: Vec<u16>,
     /// Scratch: credential lines the router consumed, left out of a forwarded request.
     consumed: Vec<std::ops::Range<usize>>,
-    index_hash: RandomState,
-    check_hash: RandomState,
+    key_hasher: KeyHasher,
+    /// Our Via and Record-Route text per listener (index: [`ListenerId`]).
+    listener_texts: Vec<ListenerText>,
+    /// Finds [`branch::OURS_PREFIX`] in a Via line.
+    ours_finder: memchr::memmem::Finder<'static>,
     stats: ProxyStats,
-}
-
-/// How an incoming request is looked up among server transactions.
-enum KeyMaterial<'a> {
-    Rfc3261 {
-        branch: &'a [u8],
-        host: &'a [u8],
-        port: Option<u16>,
-    },
-    Rfc2543 {
-        fingerprint: u64,
-    },
 }
 
 impl<R: Router> StatefulProxy<R> {
     /// A proxy for one worker. `now` is the origin of its timer wheel (any instant not
     /// later than the first `now` the runtime will pass).
     pub fn new(cfg: ProxyConfig, router: R, now: Instant) -> Self {
+        let listener_texts = (0..cfg.listen.len().max(1))
+            .map(|i| ListenerText::new(cfg.listen_addr(i as ListenerId)))
+            .collect();
         StatefulProxy {
             here: Locality::new(&cfg),
             table: TransactionTable::new(cfg.max_transactions),
@@ -108,8 +108,9 @@ impl<R: Router> StatefulProxy<R> {
             fwd: Vec::with_capacity(4096),
             codes: Vec::new(),
             consumed: Vec::new(),
-            index_hash: RandomState::new(),
-            check_hash: RandomState::new(),
+            key_hasher: KeyHasher::random(),
+            listener_texts,
+            ours_finder: memchr::memmem::Finder::new(branch::OURS_PREFIX),
             stats: ProxyStats::default(),
         }
     }
@@ -157,69 +158,43 @@ impl<R: Router> StatefulProxy<R> {
 
     // ---- keys ----------------------------------------------------------------------------
 
-    fn key_material<'a>(&self, msg: &Message<'a>, via: &sip::Via<'a>) -> KeyMaterial<'a> {
-        match via.branch {
-            Some(b) if via.is_rfc3261_branch() => KeyMaterial::Rfc3261 {
-                branch: b,
-                host: via.host,
-                port: via.port,
-            },
-            _ => {
-                let fp = self.check_hash.hash_one((
-                    msg.request_uri().unwrap_or(b""),
-                    msg.from().ok().and_then(|f| f.tag).unwrap_or(b""),
-                    msg.call_id().unwrap_or(b""),
-                    msg.cseq().map(|c| c.seq).unwrap_or(0),
-                    via.raw,
-                ));
-                KeyMaterial::Rfc2543 { fingerprint: fp }
-            }
-        }
+    /// The transaction key of a request (RFC 3261 §17.2.3) for method `method` (pass INVITE
+    /// for an ACK or CANCEL): branch, sent-by host (any case) and port, and the method; for
+    /// RFC 2543 peers Request-URI, From tag, Call-ID, CSeq number and top Via.
+    fn key_of(
+        &self,
+        msg: &Message<'_>,
+        via: &sip::Via<'_>,
+        dialog: &DialogFields<'_>,
+        method: &[u8],
+    ) -> TxKey {
+        let k = self.key_hasher.start();
+        let k = match via.branch {
+            Some(b) if via.is_rfc3261_branch() => k
+                .u64(1)
+                .bytes(b)
+                .bytes_ignore_case(via.host)
+                .u64(via.port.map_or(1 << 16, u64::from)),
+            _ => k
+                .u64(2)
+                .bytes(msg.request_uri().unwrap_or(b""))
+                .bytes(dialog.from_tag.unwrap_or(b""))
+                .bytes(dialog.call_id)
+                .u64(u64::from(dialog.seq))
+                .bytes(via.raw),
+        };
+        k.bytes(method).finish()
     }
 
-    /// The index hash of a key for method `method` (INVITE for ACK and CANCEL).
-    fn key_hash(&self, key: &KeyMaterial<'_>, method: &[u8]) -> u64 {
-        match key {
-            KeyMaterial::Rfc3261 { branch, host, port } => {
-                self.index_hash.hash_one((1u8, branch, host, port, method))
-            }
-            KeyMaterial::Rfc2543 { fingerprint } => {
-                self.index_hash.hash_one((2u8, fingerprint, method))
-            }
-        }
-    }
-
-    fn find_server(&self, key: &KeyMaterial<'_>, method: &[u8]) -> Option<TxHandle> {
-        let hash = self.key_hash(key, method);
-        self.table.find(hash, |t| {
-            if t.method_bytes() != method {
-                return false;
-            }
-            match (&t.key, key) {
-                (
-                    StoredKey::Rfc3261 { branch, host, port },
-                    KeyMaterial::Rfc3261 {
-                        branch: b,
-                        host: h,
-                        port: p,
-                    },
-                ) => {
-                    &t.request[branch.start as usize..branch.end as usize] == *b
-                        && t.request[host.start as usize..host.end as usize].eq_ignore_ascii_case(h)
-                        && port == p
-                }
-                (StoredKey::Rfc2543 { fingerprint }, KeyMaterial::Rfc2543 { fingerprint: f }) => {
-                    fingerprint == f
-                }
-                _ => false,
-            }
-        })
+    fn find_server(&self, key: &TxKey) -> Option<TxHandle> {
+        self.table
+            .find(key.index, |t| t.fingerprint == key.fingerprint)
     }
 
     fn is_local_tag(&self, tag: &[u8]) -> bool {
         let mut p = [0u8; 11];
-        let mut w = &mut p[..];
-        let _ = write!(w, "rlt{:08x}", self.cfg.branch_salt);
+        p[..3].copy_from_slice(b"rlt");
+        hex_into(&mut p[3..], u64::from(self.cfg.branch_salt));
         tag.len() == 19 && tag.starts_with(&p)
     }
 
@@ -243,6 +218,7 @@ impl<R: Router> StatefulProxy<R> {
         out.send_with(inc.local, dest, |buf| {
             write_local_response(
                 msg,
+                None,
                 inc.src,
                 reply.code,
                 &reply.reason,
@@ -267,7 +243,7 @@ impl<R: Router> StatefulProxy<R> {
         if !allowed {
             return;
         }
-        out.send(t.local, t.reply_to, &self.buf);
+        out.send(t.local, t.reply_to(), &self.buf);
         if code >= 200 {
             t.answered = true;
         }
@@ -301,6 +277,7 @@ impl<R: Router> StatefulProxy<R> {
                 &mut self.edits,
                 &mut self.buf,
                 &req,
+                None,
                 src,
                 code,
                 reason,
@@ -317,6 +294,7 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
+        top_via: Option<&sip::Via<'_>>,
         src: SocketAddr,
         code: u16,
         reason: &str,
@@ -328,6 +306,7 @@ impl<R: Router> StatefulProxy<R> {
             &mut self.edits,
             &mut self.buf,
             req,
+            top_via,
             src,
             code,
             reason,
@@ -343,6 +322,7 @@ impl<R: Router> StatefulProxy<R> {
         edits: &mut EditList,
         buf: &mut Vec<u8>,
         req: &Message<'_>,
+        top_via: Option<&sip::Via<'_>>,
         src: SocketAddr,
         code: u16,
         reason: &str,
@@ -358,6 +338,7 @@ impl<R: Router> StatefulProxy<R> {
         buf.clear();
         write_local_response(
             req,
+            top_via,
             src,
             code,
             reason,
@@ -374,7 +355,7 @@ impl<R: Router> StatefulProxy<R> {
     fn with_request<T>(
         &mut self,
         h: TxHandle,
-        f: impl FnOnce(&mut Self, &Message<'_>, &RoutePlan) -> T,
+        f: impl FnOnce(&mut Self, &Message<'_>, &RoutePlan<'_>) -> T,
     ) -> Option<T> {
         let t = self.table.get_mut(h)?;
         let request = std::mem::take(&mut t.request);
@@ -393,8 +374,10 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Rebuild the request of branch `fork` of `h` into `self.fwd`.
     fn build_branch_request(&mut self, h: TxHandle, fork: usize) -> bool {
-        self.with_request(h, |s, req, plan| s.build_branch_with(req, plan, h, fork))
-            .unwrap_or(false)
+        self.with_request(h, |s, req, plan| {
+            s.build_branch_with(req, None, plan, h, fork)
+        })
+        .unwrap_or(false)
     }
 
     /// Write the request of branch `fork` of `h` (from the parsed stored request) into
@@ -402,7 +385,8 @@ impl<R: Router> StatefulProxy<R> {
     fn build_branch_with(
         &mut self,
         req: &Message<'_>,
-        plan: &RoutePlan,
+        top_via: Option<&sip::Via<'_>>,
+        plan: &RoutePlan<'_>,
         h: TxHandle,
         fork: usize,
     ) -> bool {
@@ -421,7 +405,7 @@ impl<R: Router> StatefulProxy<R> {
             loop_hash: t.loop_hash,
         }
         .encode();
-        let via_addr = self.cfg.listen_addr(t.local);
+        let text = listener_text(&self.listener_texts, t.local);
         let router = &mut self.router;
         consumed_credentials(
             req,
@@ -429,16 +413,16 @@ impl<R: Router> StatefulProxy<R> {
             &mut self.consumed,
         );
         let spec = ForwardSpec {
-            via_addr,
+            via_prefix: &text.via_prefix,
             branch: id.as_bytes(),
             src: t.src,
             ruri: b.uri.as_deref().map(str::as_bytes),
-            record_route: t.record_route.then_some(via_addr),
+            record_route: t.record_route.then_some(&text.record_route[..]),
             extra_headers: b.headers.as_deref().unwrap_or(b""),
             remove_lines: &self.consumed,
         };
         self.fwd.clear();
-        write_forwarded_request(req, plan, &spec, &mut self.edits, &mut self.fwd);
+        write_forwarded_request(req, top_via, plan, &spec, &mut self.edits, &mut self.fwd);
         true
     }
 
@@ -478,7 +462,7 @@ impl<R: Router> StatefulProxy<R> {
         }
         b.timer_c = None;
         if b.provisional {
-            b.cancel = Some(NonInviteClient::start(now, &self.cfg.timers));
+            b.cancel = Some(Box::new(NonInviteClient::start(now, &self.cfg.timers)));
             self.send_cancel_or_ack(h, fork, None, out);
         } else {
             b.cancel_pending = true;
@@ -515,6 +499,7 @@ impl<R: Router> StatefulProxy<R> {
             self.router.transaction_ended(txn_id(h));
             return;
         }
+        t.release_if_lingering();
         if let Some(d) = t.next_deadline() {
             if t.armed.map_or(true, |a| d < a) {
                 t.armed = Some(d);
@@ -544,20 +529,32 @@ impl<R: Router> StatefulProxy<R> {
                 return;
             }
         };
-        if msg.cseq().is_err() || msg.call_id().is_err() || msg.from().is_err() {
+        let (Ok(cseq), Ok(call_id), Ok(from)) = (msg.cseq(), msg.call_id(), msg.from()) else {
             self.stats.rejected += 1;
             if let Err(rej) = sip::validate_request(msg) {
                 self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
             }
             return;
-        }
-        let key = self.key_material(msg, &via);
+        };
+        // The dialog fields, read once for key, loop hash and in-dialog test.
+        let dialog = DialogFields {
+            from_tag: from.tag,
+            to_tag: msg.to().ok().and_then(|t| t.tag),
+            call_id,
+            seq: cseq.seq,
+        };
+        // ACK and CANCEL match the INVITE's server transaction (§17.2.3, §9.2).
+        let key_method: &[u8] = match method {
+            Method::Ack | Method::Cancel => b"INVITE",
+            m => m.as_bytes(),
+        };
+        let key = self.key_of(msg, &via, &dialog, key_method);
         match method {
-            Method::Ack => return self.on_ack(now, inc, msg, &key, out),
-            Method::Cancel => return self.on_cancel(now, inc, msg, &key, out),
+            Method::Ack => return self.on_ack(now, inc, msg, &via, dialog.to_tag, &key, out),
+            Method::Cancel => return self.on_cancel(now, inc, msg, &via, &key, out),
             _ => {}
         }
-        if let Some(h) = self.find_server(&key, method.as_bytes()) {
+        if let Some(h) = self.find_server(&key) {
             self.on_retransmission(h, out);
             return;
         }
@@ -581,18 +578,27 @@ impl<R: Router> StatefulProxy<R> {
             self.reply_stateless(msg, inc, &reply, out);
             return;
         }
-        let lh = loop_hash(msg);
+        let lh = loop_hash_with(msg, &dialog);
         if self.is_loop(msg, lh) {
             self.stats.loops += 1;
             self.stats.rejected += 1;
             self.reply_stateless(msg, inc, &Reply::new(482, "Loop Detected"), out);
             return;
         }
-        self.new_transaction(now, inc, msg, &via, &key, lh, out);
+        let in_dialog = dialog.to_tag.is_some();
+        self.new_transaction(now, inc, msg, &via, &key, lh, in_dialog, out);
     }
 
     /// §16.3 step 4: one of our Vias with the loop hash of this very request.
     fn is_loop(&self, msg: &Message<'_>, lh: u32) -> bool {
+        // Only a Via line carrying a branch of ours (cookie + tag) can loop: most requests
+        // have none, and their Vias need not be parsed to know.
+        if !msg
+            .headers_named(HeaderName::Via)
+            .any(|v| self.ours_finder.find(v).is_some())
+        {
+            return false;
+        }
         msg.vias().flatten().any(|v| {
             v.branch
                 .and_then(BranchId::decode)
@@ -610,19 +616,22 @@ impl<R: Router> StatefulProxy<R> {
             ServerSide::NonInvite(s) => s.on_request(),
         };
         if action == ServerRequestAction::ResendLast && !t.last_response.is_empty() {
-            out.send(t.local, t.reply_to, &t.last_response);
+            out.send(t.local, t.reply_to(), &t.last_response);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_ack(
         &mut self,
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        key: &KeyMaterial<'_>,
+        via: &sip::Via<'_>,
+        to_tag: Option<&[u8]>,
+        key: &TxKey,
         out: &mut Outbox,
     ) {
-        if let Some(h) = self.find_server(key, b"INVITE") {
+        if let Some(h) = self.find_server(key) {
             let Some(t) = self.table.get_mut(h) else {
                 return;
             };
@@ -631,22 +640,17 @@ impl<R: Router> StatefulProxy<R> {
                 ServerSide::NonInvite(_) => ServerRequestAction::Absorb,
             };
             if action == ServerRequestAction::PassAck {
-                self.forward_stateless(inc, msg, out);
+                self.forward_stateless(inc, msg, via, out);
             }
             self.settle(h);
             return;
         }
         // An ACK for a negative answer we gave without a transaction ends here.
-        if msg
-            .to()
-            .ok()
-            .and_then(|t| t.tag)
-            .is_some_and(|t| self.is_local_tag(t))
-        {
+        if to_tag.is_some_and(|t| self.is_local_tag(t)) {
             return;
         }
         // ACK for a 2xx: end to end (§16.11 / RFC 6026), statelessly by Route / R-URI.
-        self.forward_stateless(inc, msg, out);
+        self.forward_stateless(inc, msg, via, out);
     }
 
     fn on_cancel(
@@ -654,10 +658,11 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        key: &KeyMaterial<'_>,
+        via: &sip::Via<'_>,
+        key: &TxKey,
         out: &mut Outbox,
     ) {
-        let Some(h) = self.find_server(key, b"INVITE") else {
+        let Some(h) = self.find_server(key) else {
             // §16.10: no response context: forward statelessly.
             if sip::validate_request(msg).is_err() {
                 if let Err(rej) = sip::validate_request(msg) {
@@ -665,7 +670,7 @@ impl<R: Router> StatefulProxy<R> {
                 }
                 return;
             }
-            if !self.forward_stateless(inc, msg, out) {
+            if !self.forward_stateless(inc, msg, via, out) {
                 self.reply_stateless(
                     msg,
                     inc,
@@ -700,6 +705,7 @@ impl<R: Router> StatefulProxy<R> {
         &mut self,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
+        via: &sip::Via<'_>,
         out: &mut Outbox,
     ) -> bool {
         if msg.max_forwards().ok().flatten() == Some(0) {
@@ -714,12 +720,12 @@ impl<R: Router> StatefulProxy<R> {
         // RFC 3261 §16.11: a stateless branch is a function of the incoming branch, so the
         // CANCEL of a statelessly forwarded INVITE gets the same one.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(self.cfg.branch_salt);
-        for &b in msg.top_via().ok().and_then(|v| v.branch).unwrap_or(b"") {
+        for &b in via.branch.unwrap_or(b"") {
             h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
         let mut br = [0u8; 25];
-        let mut w = &mut br[..];
-        let _ = write!(w, "z9hG4bKrs{h:016x}");
+        br[..9].copy_from_slice(b"z9hG4bKrs");
+        hex_into(&mut br[9..], h);
         let router = &mut self.router;
         consumed_credentials(
             msg,
@@ -727,7 +733,7 @@ impl<R: Router> StatefulProxy<R> {
             &mut self.consumed,
         );
         let spec = ForwardSpec {
-            via_addr: self.cfg.listen_addr(inc.local),
+            via_prefix: &listener_text(&self.listener_texts, inc.local).via_prefix,
             branch: &br,
             src: inc.src,
             ruri: None,
@@ -737,7 +743,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
-            write_forwarded_request(msg, &plan, &spec, edits, buf)
+            write_forwarded_request(msg, Some(via), &plan, &spec, edits, buf)
         });
         self.stats.stateless_requests += 1;
         true
@@ -749,7 +755,7 @@ impl<R: Router> StatefulProxy<R> {
     fn resolve(
         router: &mut R,
         msg: &Message<'_>,
-        plan: &RoutePlan,
+        plan: &RoutePlan<'_>,
         branch_uri: Option<&str>,
     ) -> Result<SocketAddr, NextHopError> {
         let data = msg.datagram();
@@ -759,11 +765,19 @@ impl<R: Router> StatefulProxy<R> {
             u.as_bytes()
         } else if let Some(s) = plan.strict_ruri.clone() {
             &data[s]
+        } else if let Some(u) = plan.ruri {
+            // The Request-URI itself, parsed by Route processing already.
+            return Self::next_hop_of(router, &u);
         } else {
             msg.request_uri().ok_or(NextHopError::BadHost)?
         };
         let uri = Uri::parse(raw).map_err(|_| NextHopError::BadHost)?;
-        match next_hop(&uri) {
+        Self::next_hop_of(router, &uri)
+    }
+
+    /// [`next_hop`], with host names given to the router's static resolver.
+    fn next_hop_of(router: &mut R, uri: &Uri<'_>) -> Result<SocketAddr, NextHopError> {
+        match next_hop(uri) {
             Err(NextHopError::HostName) => {
                 let port = uri.port.unwrap_or(match uri.scheme {
                     sip::Scheme::Sips => super::locality::SIPS_DEFAULT_PORT,
@@ -784,49 +798,25 @@ impl<R: Router> StatefulProxy<R> {
         inc: &Incoming<'_>,
         msg: &Message<'_>,
         via: &sip::Via<'_>,
-        key: &KeyMaterial<'_>,
+        key: &TxKey,
         lh: u32,
+        in_dialog: bool,
         out: &mut Outbox,
     ) {
         let Some(method) = msg.method() else { return };
         let is_invite = method == Method::Invite;
-        let in_dialog = msg.to().ok().is_some_and(|t| t.tag.is_some());
         let data = msg.datagram();
         // The one owned copy: the datagram up to the end of this message (offsets stay valid).
         let request: Box<[u8]> = data[..msg.len()].into();
-        let stored_key = match key {
-            KeyMaterial::Rfc3261 { branch, host, port } => {
-                let b = span_in(data, branch);
-                let hs = span_in(data, host);
-                StoredKey::Rfc3261 {
-                    branch: b.start as u32..b.end as u32,
-                    host: hs.start as u32..hs.end as u32,
-                    port: *port,
-                }
-            }
-            KeyMaterial::Rfc2543 { fingerprint } => StoredKey::Rfc2543 {
-                fingerprint: *fingerprint,
-            },
-        };
-        let method_span = span_in(data, method.as_bytes());
-        let method_span =
-            if method_span.end <= msg.len() && &data[method_span.clone()] == method.as_bytes() {
-                method_span.start as u32..method_span.end as u32
-            } else {
-                // Known methods come back as static strings: find the method on the request line.
-                let start = span_in(data, msg.as_bytes()).start;
-                start as u32..(start + method.as_bytes().len()) as u32
-            };
         let record_route =
             !in_dialog && matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
         let txn = ProxyTransaction {
             request,
-            key: stored_key,
-            method: method_span,
+            fingerprint: key.fingerprint,
             is_invite,
             src: inc.src,
             local: inc.local,
-            reply_to: response_destination(via, inc.src),
+            reply_port: response_destination(via, inc.src).port(),
             loop_hash: lh,
             record_route,
             server: if is_invite {
@@ -844,15 +834,7 @@ impl<R: Router> StatefulProxy<R> {
             failure_attempts: 0,
             armed: None,
         };
-        let hash = self.key_hash(
-            key,
-            if method == Method::Ack {
-                b"INVITE"
-            } else {
-                method.as_bytes()
-            },
-        );
-        let h = match self.table.insert(hash, txn) {
+        let h = match self.table.insert(key.index, txn) {
             Ok(h) => h,
             Err(_) => {
                 self.stats.table_full += 1;
@@ -865,7 +847,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.transactions += 1;
         if is_invite {
             // RFC 3261 §16.2 / §17.2.1: 100 Trying at once, so the caller stops retransmitting.
-            self.reply_in_txn_with(now, h, msg, inc.src, 100, "Trying", &[], out);
+            self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, "Trying", &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
         let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
@@ -873,9 +855,9 @@ impl<R: Router> StatefulProxy<R> {
             self.settle(h);
             return;
         };
-        let uri_is_ours = match msg.request_uri_parsed() {
-            Some(Ok(u)) => plan.strict_ruri.is_none() && self.here.is_ours(&u),
-            _ => false,
+        let uri_is_ours = match &plan.ruri {
+            Some(u) => plan.strict_ruri.is_none() && self.here.is_ours(u),
+            None => false,
         };
         let decision = if in_dialog && plan.next_route.is_some() {
             // In-dialog with a Route set: follow it (loose routing, §16.12), no router.
@@ -893,7 +875,7 @@ impl<R: Router> StatefulProxy<R> {
         match decision {
             RouteDecision::Relay(targets) => {
                 self.add_targets(h, targets);
-                self.start_next_group_with(now, h, msg, &plan, out);
+                self.start_next_group_with(now, h, msg, Some(via), &plan, out);
                 self.advance_context(now, h, out);
             }
             RouteDecision::Respond(reply) => {
@@ -902,6 +884,7 @@ impl<R: Router> StatefulProxy<R> {
                     now,
                     h,
                     msg,
+                    Some(via),
                     inc.src,
                     reply.code,
                     &reply.reason,
@@ -925,7 +908,12 @@ impl<R: Router> StatefulProxy<R> {
         };
         targets.sort_by_key(|t| std::cmp::Reverse(t.q));
         // `pending` is kept in decreasing q: new targets go after anything still queued.
-        t.pending.extend(targets);
+        if t.pending.is_empty() {
+            // The usual case: the router's vector becomes the queue, no copy.
+            t.pending = targets;
+        } else {
+            t.pending.extend(targets);
+        }
     }
 
     /// Start the next serial group: every pending target with the highest q.
@@ -950,7 +938,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let started = self.with_request(h, |s, req, plan| {
             for target in group {
-                s.start_branch(now, h, req, plan, target, out);
+                s.start_branch(now, h, req, None, plan, target, out);
             }
         });
         if started.is_none() {
@@ -970,22 +958,25 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
-        plan: &RoutePlan,
+        top_via: Option<&sip::Via<'_>>,
+        plan: &RoutePlan<'_>,
         out: &mut Outbox,
     ) {
         if let Some(group) = self.take_next_group(h) {
             for target in group {
-                self.start_branch(now, h, req, plan, target, out);
+                self.start_branch(now, h, req, top_via, plan, target, out);
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start_branch(
         &mut self,
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
-        plan: &RoutePlan,
+        top_via: Option<&sip::Via<'_>>,
+        plan: &RoutePlan<'_>,
         target: Target,
         out: &mut Outbox,
     ) {
@@ -1048,7 +1039,7 @@ impl<R: Router> StatefulProxy<R> {
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
-                if self.build_branch_with(req, plan, h, fork) {
+                if self.build_branch_with(req, top_via, plan, h, fork) {
                     if let Some(t) = self.table.get(h) {
                         out.send(t.local, t.branches[fork].dest, &self.fwd);
                     }
@@ -1289,7 +1280,7 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         let vias = if code > 100 {
-            self.missing_vias(h, msg)
+            self.missing_vias(h, msg).unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -1308,7 +1299,7 @@ impl<R: Router> StatefulProxy<R> {
                     b.provisional = true;
                     if b.cancel_pending && b.cancel.is_none() {
                         b.cancel_pending = false;
-                        b.cancel = Some(NonInviteClient::start(now, &timers));
+                        b.cancel = Some(Box::new(NonInviteClient::start(now, &timers)));
                         b.timer_c = None;
                         self.send_cancel_or_ack(h, fork, None, out);
                         return;
@@ -1365,18 +1356,16 @@ impl<R: Router> StatefulProxy<R> {
 
     /// The caller's Via lines when `resp` (from a branch of `h`) came back with our Via only
     /// (a peer that answered a CANCEL's Via, say); empty, without allocating, otherwise.
-    fn missing_vias(&mut self, h: TxHandle, resp: &Message<'_>) -> Vec<u8> {
-        if resp.vias().nth(1).is_some() {
-            return Vec::new();
+    /// `None` when they are missing and cannot be restored (the request copy was released).
+    fn missing_vias(&mut self, h: TxHandle, resp: &Message<'_>) -> Option<Vec<u8>> {
+        if has_second_via(resp) {
+            return Some(Vec::new());
         }
-        let Some(t) = self.table.get(h) else {
-            return Vec::new();
-        };
+        let t = self.table.get(h)?;
+        let req = sip::parse(&t.request).ok()?;
         let mut vias = Vec::new();
-        if let Ok(req) = sip::parse(&t.request) {
-            write_request_vias(&req, t.src, &mut self.edits, &mut vias);
-        }
-        vias
+        write_request_vias(&req, t.src, &mut self.edits, &mut vias);
+        Some(vias)
     }
 
     /// Forward a branch response upstream through the server transaction.
@@ -1389,7 +1378,10 @@ impl<R: Router> StatefulProxy<R> {
         out: &mut Outbox,
     ) {
         self.buf.clear();
-        let vias = self.missing_vias(h, msg);
+        let Some(vias) = self.missing_vias(h, msg) else {
+            self.stats.dropped_responses += 1;
+            return;
+        };
         write_response_upstream(
             msg,
             true,
@@ -1419,7 +1411,7 @@ impl<R: Router> StatefulProxy<R> {
             match a {
                 Some(ServerTimerAction::ResendLast) => {
                     if !t.last_response.is_empty() {
-                        out.send(t.local, t.reply_to, &t.last_response);
+                        out.send(t.local, t.reply_to(), &t.last_response);
                     }
                 }
                 Some(_) => {}
@@ -1448,7 +1440,7 @@ impl<R: Router> StatefulProxy<R> {
                     changed = true;
                 }
                 if b.provisional && b.cancel.is_none() {
-                    b.cancel = Some(NonInviteClient::start(now, &timers));
+                    b.cancel = Some(Box::new(NonInviteClient::start(now, &timers)));
                     self.send_cancel_or_ack(h, fork, None, out);
                 } else if let ClientSide::Invite(c) = &mut b.client {
                     c.terminate();
@@ -1510,6 +1502,25 @@ impl<R: Router> StatefulProxy<R> {
     }
 }
 
+/// The text of listener `local` (the first one for an unknown id, like
+/// [`ProxyConfig::listen_addr`]).
+fn listener_text(texts: &[ListenerText], local: ListenerId) -> &ListenerText {
+    texts.get(usize::from(local)).unwrap_or_else(|| &texts[0])
+}
+
+/// True when `resp` has a Via value after the first (checked on the raw header lines:
+/// no Via is parsed).
+fn has_second_via(resp: &Message<'_>) -> bool {
+    let mut vias = resp.headers_named(HeaderName::Via);
+    match vias.next() {
+        Some(first) => {
+            vias.next().is_some()
+                || (memchr::memchr(b',', first).is_some() && split_commas(first).nth(1).is_some())
+        }
+        None => false,
+    }
+}
+
 /// Our To tag for responses we generate to `msg`: `rlt` + salt + a hash of the dialog
 /// identifiers, so an ACK for one of them is recognised even without a transaction.
 fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
@@ -1520,8 +1531,9 @@ fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
             .and_then(|v| v.branch)
             .map_or(0, |b| b.len() as u32));
     let mut t = [0u8; 19];
-    let mut w = &mut t[..];
-    let _ = write!(w, "rlt{salt:08x}{h:08x}");
+    t[..3].copy_from_slice(b"rlt");
+    hex_into(&mut t[3..11], u64::from(salt));
+    hex_into(&mut t[11..], u64::from(h));
     t
 }
 

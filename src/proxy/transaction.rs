@@ -4,6 +4,7 @@
 //! ```text
 //!   ProxyTransaction (one table slot)
 //!   ├─ request: Box<[u8]>      the only owned copy of the request (as received)
+//!   ├─ fingerprint             second lane of the key hash (the table holds the first)
 //!   ├─ server: INVITE or non-INVITE server transaction, last response sent (for resends)
 //!   ├─ branches[fork]          one client transaction per target: state, Timer C,
 //!   │                          CANCEL client transaction, final code
@@ -11,12 +12,17 @@
 //!   └─ best                    the best final response so far (§16.7 step 6)
 //! ```
 //!
+//! Once the final response went upstream and no branch can rebuild its request any more
+//! (the transaction only absorbs retransmissions until Timers J/K/L/M/I/D end), the request
+//! copy and everything derived from it is released: see
+//! [`ProxyTransaction::release_if_lingering`]. Matching never needs the request: the
+//! server key is an index hash plus an independent fingerprint (`crate::txn::key_hash`).
+//!
 //! Forwarded copies are not kept: a retransmission, a CANCEL or a hop-by-hop ACK rebuilds
 //! the branch's request from `request` and the branch's target (the same bytes every time,
 //! because building is a pure function of them).
 
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::endpoint::ListenerId;
@@ -26,20 +32,6 @@ use crate::txn::{
 };
 
 use super::router::Target;
-
-/// How a server transaction is found again (RFC 3261 §17.2.3).
-#[derive(Debug, Clone)]
-pub(crate) enum StoredKey {
-    /// Branch with the magic cookie: branch, sent-by host (ranges in `request`) and port.
-    Rfc3261 {
-        branch: Range<u32>,
-        host: Range<u32>,
-        port: Option<u16>,
-    },
-    /// RFC 2543 peers: a 64-bit fingerprint (computed with a second, independent hash key)
-    /// of Request-URI, From tag, Call-ID, CSeq number and top Via.
-    Rfc2543 { fingerprint: u64 },
-}
 
 #[derive(Debug)]
 pub(crate) enum ServerSide {
@@ -141,8 +133,8 @@ pub(crate) struct Branch {
     /// The branch's final status as the response context sees it (a real response, or 408
     /// for a timeout, or 487 when it was cancelled before any provisional).
     pub final_code: Option<u16>,
-    /// The CANCEL sent on this branch.
-    pub cancel: Option<NonInviteClient>,
+    /// The CANCEL sent on this branch (boxed: most branches never send one).
+    pub cancel: Option<Box<NonInviteClient>>,
     /// Send a CANCEL as soon as a provisional arrives (§9.1: not before).
     pub cancel_pending: bool,
 }
@@ -162,9 +154,18 @@ impl Branch {
     pub(crate) fn is_terminated(&self) -> bool {
         self.client.is_terminated() && self.cancel.as_ref().map_or(true, |c| c.is_terminated())
     }
+    /// The branch may still rebuild its request from the transaction's stored copy: to
+    /// retransmit it, to send its CANCEL (now or once a provisional arrives), to retransmit
+    /// that CANCEL, or to resend the ACK of a non-2xx final (§17.1.1.3, INVITE Completed).
+    pub(crate) fn needs_request(&self) -> bool {
+        self.is_in_flight()
+            || self.cancel_pending
+            || matches!(&self.client, ClientSide::Invite(c) if c.state() == InviteClientState::Completed)
+    }
+
     /// The branch's request (or its CANCEL) still waits for a final response.
     pub(crate) fn is_in_flight(&self) -> bool {
-        self.client.awaits_final() || self.cancel.as_ref().is_some_and(non_invite_awaits_final)
+        self.client.awaits_final() || self.cancel.as_deref().is_some_and(non_invite_awaits_final)
     }
 }
 
@@ -188,15 +189,17 @@ impl Best {
 /// One proxied transaction: see the module docs.
 #[derive(Debug)]
 pub(crate) struct ProxyTransaction {
+    /// The request as received; empty once released ([`Self::release_if_lingering`]).
     pub request: Box<[u8]>,
-    pub key: StoredKey,
-    /// The method of the request, as a range in `request`.
-    pub method: Range<u32>,
+    /// The fingerprint lane of the transaction key (`crate::txn::key_hash`): with the
+    /// table's index lane it identifies the server transaction without the key's text.
+    pub fingerprint: u64,
     pub is_invite: bool,
     pub src: SocketAddr,
     pub local: ListenerId,
-    /// Where responses go (RFC 3261 §18.2.2, RFC 3581).
-    pub reply_to: SocketAddr,
+    /// The port responses go to (RFC 3261 §18.2.2, RFC 3581); the address is always the
+    /// source's IP (see `compose::response_destination`), so only the port is kept.
+    pub reply_port: u16,
     pub loop_hash: u32,
     pub record_route: bool,
     pub server: ServerSide,
@@ -217,8 +220,14 @@ pub(crate) struct ProxyTransaction {
 }
 
 impl ProxyTransaction {
-    pub(crate) fn method_bytes(&self) -> &[u8] {
-        &self.request[self.method.start as usize..self.method.end as usize]
+    /// Where responses go (RFC 3261 §18.2.2, RFC 3581).
+    pub(crate) fn reply_to(&self) -> SocketAddr {
+        if self.reply_port == self.src.port() {
+            // The source itself (an IPv6 scope id included).
+            self.src
+        } else {
+            SocketAddr::new(self.src.ip(), self.reply_port)
+        }
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
@@ -239,6 +248,30 @@ impl ProxyTransaction {
     /// K) is not in flight.
     pub(crate) fn is_in_flight(&self) -> bool {
         self.server.is_proceeding() || self.branches.iter().any(Branch::is_in_flight)
+    }
+
+    /// Give back what a lingering transaction no longer needs. Once the final response went
+    /// upstream and no branch can rebuild its request any more, the transaction only
+    /// absorbs retransmissions until its timers end (Timers J/K, L/M of RFC 6026, I, D):
+    /// it keeps its key fingerprint, where responses go, the last response (to resend on a
+    /// retransmitted request) and the state machines; the request copy, branch targets,
+    /// collected challenges and the best response go. Returns true when it released.
+    pub(crate) fn release_if_lingering(&mut self) -> bool {
+        if self.request.is_empty()
+            || self.server.is_proceeding()
+            || self.branches.iter().any(Branch::needs_request)
+        {
+            return false;
+        }
+        self.request = Box::default();
+        for b in &mut self.branches {
+            b.uri = None;
+            b.headers = None;
+        }
+        self.pending = Vec::new();
+        self.best = None;
+        self.challenges = Vec::new();
+        true
     }
 
     /// Heap and inline bytes this transaction holds (for the memory-per-transaction figure).

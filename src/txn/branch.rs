@@ -30,6 +30,9 @@ pub const MAGIC_COOKIE: &[u8] = b"z9hG4bK";
 /// The tag after the cookie that marks a branch as one of ours.
 const TAG: &[u8] = b"rl";
 
+/// How every branch of ours starts (cookie and tag): a Via without it is not ours.
+pub const OURS_PREFIX: &[u8] = b"z9hG4bKrl";
+
 /// Total length of an encoded branch.
 pub const BRANCH_LEN: usize = MAGIC_COOKIE.len() + TAG.len() + 8 + 4 + 8 + 8 + 2 + 8;
 
@@ -201,6 +204,7 @@ mod tests {
         bad[20] = b'G';
         assert_eq!(BranchId::decode(&bad), None);
         assert_eq!(BranchId::decode(&good.as_bytes()[..BRANCH_LEN - 1]), None);
+        assert!(good.as_bytes().starts_with(OURS_PREFIX));
         assert!(is_rfc3261(b"z9hG4bK776asdhds"));
         assert!(!is_rfc3261(b"z9hG4bK"));
         assert!(!is_rfc3261(b"1234"));

@@ -11,6 +11,7 @@
 //! | `timers.rs`             | T1/T2/T4/Timer C and the timers derived from them           |
 //! | `timer_wheel.rs`        | the hashed wheel of one worker                              |
 //! | `table.rs`              | slab + hash index with slot generations                     |
+//! | `key_hash.rs`           | keyed two-lane hash of transaction keys (index, fingerprint)|
 //! | `branch.rs`             | our Via branch: worker, slot, generation, fork index        |
 //! | `invite_client.rs`      | §17.1.1 (+ RFC 6026 Accepted)                               |
 //! | `non_invite_client.rs`  | §17.1.2                                                     |
@@ -23,6 +24,7 @@
 pub mod branch;
 pub mod invite_client;
 pub mod invite_server;
+pub mod key_hash;
 pub mod non_invite_client;
 pub mod non_invite_server;
 pub mod table;
@@ -32,6 +34,7 @@ pub mod timers;
 pub use branch::{BranchBuf, BranchId, MAGIC_COOKIE};
 pub use invite_client::{ClientTimerAction, InviteClient, InviteClientResponse, InviteClientState};
 pub use invite_server::{InviteServer, InviteServerState, ServerRequestAction, ServerTimerAction};
+pub use key_hash::{KeyHasher, TxKey};
 pub use non_invite_client::{NonInviteClient, NonInviteClientState};
 pub use non_invite_server::{NonInviteServer, NonInviteServerState};
 pub use table::{TableFull, TransactionTable, TxHandle};

@@ -17,9 +17,11 @@
 //!   the timer wheel, in a branch parameter on the wire) never reach the slot's next tenant;
 //! - every occupied slot is on exactly one index chain, the one of its key hash; free slots
 //!   are on the free list and on no chain;
-//! - the index stores hashes only. The caller confirms a candidate with its own comparison of
-//!   the real key (branch, sent-by, method), which lives inside the stored request, so the
-//!   index owns no copies of keys;
+//! - the index stores hashes only. The caller confirms a candidate with its own check (the
+//!   proxy compares an independent fingerprint of the key, `key_hash.rs`), so neither the
+//!   index nor the transaction owns a copy of the key's text;
+//! - slab, free list and index are reserved for `max_len` (up to [`PRESIZE_LIMIT`]) at
+//!   creation: filling the table never rehashes the index nor moves the slab;
 //! - `len() <= max_len()`: past the limit, [`TransactionTable::insert`] refuses and the caller
 //!   answers 503 (and counts it).
 
@@ -27,6 +29,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 const NONE: u32 = u32::MAX;
+
+/// The most slots a table reserves when it is created (a larger table grows past it).
+pub const PRESIZE_LIMIT: usize = 1 << 17;
 
 /// A handle naming one tenant of one slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,12 +82,19 @@ pub struct TransactionTable<T> {
 
 impl<T> TransactionTable<T> {
     /// A table that holds at most `max_len` transactions (at most `u32::MAX - 1`).
+    ///
+    /// Slots and index are reserved up front for `max_len` (up to [`PRESIZE_LIMIT`]), so the
+    /// hot path never rehashes the index nor moves the slab while the table fills: pages
+    /// reserved but never touched cost no memory.
     pub fn new(max_len: usize) -> Self {
         let max_len = max_len.min((NONE - 1) as usize);
+        let reserve = max_len.min(PRESIZE_LIMIT);
+        let mut index = HashMap::default();
+        index.reserve(reserve);
         TransactionTable {
-            slots: Vec::new(),
-            free: Vec::new(),
-            index: HashMap::default(),
+            slots: Vec::with_capacity(reserve),
+            free: Vec::with_capacity(reserve),
+            index,
             len: 0,
             max_len,
         }
@@ -267,6 +279,29 @@ mod tests {
         assert_eq!(t.get(a), None);
         assert_eq!(t.remove(a), None);
         assert_eq!(t.get(b), Some(&20));
+    }
+
+    #[test]
+    fn filling_to_max_len_never_grows_slab_or_index() {
+        let mut t = TransactionTable::new(5000);
+        let (slots, index) = (t.slots.capacity(), t.index.capacity());
+        assert!(slots >= 5000 && index >= 5000);
+        let hs: Vec<TxHandle> = (0..5000u64)
+            .map(|k| t.insert(k.wrapping_mul(0x9e37_79b9_7f4a_7c15), k).unwrap())
+            .collect();
+        for h in hs.iter().step_by(2) {
+            t.remove(*h);
+        }
+        for k in 0..2500u64 {
+            t.insert(k ^ 0x5555, k).unwrap();
+        }
+        assert_eq!(t.len(), 5000);
+        assert_eq!(t.slots.capacity(), slots, "the slab never moved");
+        assert_eq!(
+            t.index.capacity(),
+            index,
+            "the index never rehashed to grow"
+        );
     }
 
     #[test]
