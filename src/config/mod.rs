@@ -115,7 +115,8 @@ pub struct SipSection {
     pub no_answer_timeout_ms: u64,
     /// RFC 3261 §16.6 step 11: Timer C for proxied INVITEs, which MUST be over 3 minutes.
     pub timer_c_ms: u64,
-    /// Most server transactions one worker holds; beyond it new requests get 503.
+    /// Most transactions one worker holds; beyond it new requests get 503. Finished ones
+    /// linger 32 s (Timer J / RFC 6026 Timer L): N calls/s keep about 64·N.
     pub max_transactions: u64,
 }
 
@@ -194,7 +195,7 @@ impl Default for SipSection {
             no_answer_timeout_ms: 120_000,
             // RFC 3261 §16.6 step 11: "larger than 3 minutes".
             timer_c_ms: 185_000,
-            max_transactions: 262_144,
+            max_transactions: 1_048_576,
         }
     }
 }
