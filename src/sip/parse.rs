@@ -131,30 +131,38 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         }
         // name *(SP/HTAB) ":" LWS value
         let rest = &buf[pos..];
-        let name_len = scan::span(rest, TOKEN);
-        let mut i = name_len;
-        if rest.get(i) != Some(&b':') {
-            while i < rest.len() && (rest[i] == b' ' || rest[i] == b'\t') {
-                i += 1;
+        // Known names (nearly every line) are found with one 16-byte compare and one hash
+        // probe; anything else takes the byte-class scan, which decides the same way.
+        let (name_len, mut i, known) = match HeaderId::known_name_at(rest) {
+            Some((len, colon, id)) => (len, colon, Some(id)),
+            None => {
+                let name_len = scan::span(rest, TOKEN);
+                let mut i = name_len;
+                if rest.get(i) != Some(&b':') {
+                    while i < rest.len() && (rest[i] == b' ' || rest[i] == b'\t') {
+                        i += 1;
+                    }
+                }
+                if name_len == 0 || name_len > usize::from(u8::MAX) || rest.get(i) != Some(&b':') {
+                    // Report what the line-at-a-time framing reports: a message cut short
+                    // (no line end) or too large first, then the malformed line.
+                    if find_line_end(buf, pos, lenient)?.is_none() {
+                        msg.headers_end = buf.len() as u32;
+                        pos = buf.len();
+                        break;
+                    }
+                    return Err(ParseError::new(
+                        K::BadHeaderLine,
+                        if name_len == 0 || name_len > usize::from(u8::MAX) {
+                            pos
+                        } else {
+                            pos + i
+                        },
+                    ));
+                }
+                (name_len, i, None)
             }
-        }
-        if name_len == 0 || name_len > usize::from(u8::MAX) || rest.get(i) != Some(&b':') {
-            // Report what the line-at-a-time framing reports: a message cut short
-            // (no line end) or too large first, then the malformed line.
-            if find_line_end(buf, pos, lenient)?.is_none() {
-                msg.headers_end = buf.len() as u32;
-                pos = buf.len();
-                break;
-            }
-            return Err(ParseError::new(
-                K::BadHeaderLine,
-                if name_len == 0 || name_len > usize::from(u8::MAX) {
-                    pos
-                } else {
-                    pos + i
-                },
-            ));
-        }
+        };
         i += 1;
         // Leading LWS of the value; a CR stops it only where it starts the line end.
         // Usually one SP: the first test of the loop is then a single table lookup.
@@ -192,7 +200,10 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         if n == MAX_HEADERS {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
-        let id = HeaderId::from_line(rest, name_len);
+        let id = match known {
+            Some(id) => id,
+            None => HeaderId::from_line(rest, name_len),
+        };
         msg.slots[n] = HeaderSlot {
             id,
             name_len: name_len as u8,
