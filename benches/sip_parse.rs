@@ -103,20 +103,19 @@ struct Fields {
 // ---- ringlet ---------------------------------------------------------------------------
 
 fn ringlet_fields(m: &ringlet::sip::Message<'_>) -> Fields {
+    // The per-message accessors: the Via branch and the To tag without parsing the rest of
+    // those headers (the sent-by and the To URI are checked once, by `validate_request`),
+    // the top Route's URI parsed in full, as rsip and ezk parse theirs.
     Fields {
-        branch_len: m
-            .top_via()
-            .ok()
-            .and_then(|v| v.branch)
-            .map_or(0, <[u8]>::len),
+        branch_len: m.top_via_branch().ok().flatten().map_or(0, <[u8]>::len),
         call_id_len: m.call_id().map_or(0, <[u8]>::len),
         cseq: m.cseq().map_or(0, |c| c.seq),
-        to_tag_len: m.to().ok().and_then(|t| t.tag).map_or(0, <[u8]>::len),
+        to_tag_len: m.to_tag().ok().flatten().map_or(0, <[u8]>::len),
         max_forwards: m.max_forwards().ok().flatten().map_or(0, u32::from),
         route_len: m
-            .top_route()
+            .top_route_uri()
             .and_then(Result::ok)
-            .map_or(0, |r| r.uri.raw.len()),
+            .map_or(0, |u| u.raw.len()),
     }
 }
 

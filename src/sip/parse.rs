@@ -62,8 +62,8 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         pos += 1;
     }
     let line_start = pos;
-    let nl = match memchr(b'\n', &buf[pos..]) {
-        Some(n) => pos + n,
+    let nl = match scan::find_byte(buf, pos, b'\n') {
+        Some(nl) => nl,
         None => return Err(ParseError::new(K::Incomplete, buf.len())),
     };
     let line_end = if nl > pos && buf[nl - 1] == b'\r' {
@@ -136,30 +136,19 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         let (name_len, mut i, known) = match HeaderId::known_name_at(rest) {
             Some((len, colon, id)) => (len, colon, Some(id)),
             None => {
-                let name_len = scan::span(rest, TOKEN);
-                let mut i = name_len;
-                if rest.get(i) != Some(&b':') {
-                    while i < rest.len() && (rest[i] == b' ' || rest[i] == b'\t') {
-                        i += 1;
+                let (name_len, i) = match name_and_colon(rest) {
+                    Ok(n) => n,
+                    Err(at) => {
+                        // Report what the line-at-a-time framing reports: a message cut
+                        // short (no line end) or too large first, then the malformed line.
+                        if find_line_end(buf, pos, lenient)?.is_none() {
+                            msg.headers_end = buf.len() as u32;
+                            pos = buf.len();
+                            break;
+                        }
+                        return Err(ParseError::new(K::BadHeaderLine, pos + at));
                     }
-                }
-                if name_len == 0 || name_len > usize::from(u8::MAX) || rest.get(i) != Some(&b':') {
-                    // Report what the line-at-a-time framing reports: a message cut short
-                    // (no line end) or too large first, then the malformed line.
-                    if find_line_end(buf, pos, lenient)?.is_none() {
-                        msg.headers_end = buf.len() as u32;
-                        pos = buf.len();
-                        break;
-                    }
-                    return Err(ParseError::new(
-                        K::BadHeaderLine,
-                        if name_len == 0 || name_len > usize::from(u8::MAX) {
-                            pos
-                        } else {
-                            pos + i
-                        },
-                    ));
-                }
+                };
                 (name_len, i, None)
             }
         };
@@ -253,6 +242,25 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     Ok(msg)
 }
 
+/// The general path for a header line's `name *(SP/HTAB) ":"`, kept out of the framing
+/// loop (nearly every line takes `HeaderId::known_name_at`): the name length and the index
+/// of the ':', or the offset in `line` to report a malformed line at.
+#[inline(never)]
+fn name_and_colon(line: &[u8]) -> Result<(usize, usize), usize> {
+    let name_len = scan::span(line, TOKEN);
+    if name_len == 0 || name_len > usize::from(u8::MAX) {
+        return Err(0);
+    }
+    let mut i = name_len;
+    while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+        i += 1;
+    }
+    if line.get(i) != Some(&b':') {
+        return Err(i);
+    }
+    Ok((name_len, i))
+}
+
 /// The LF ending the line that starts at `pos`: `Ok(None)` when there is none and the parse
 /// is lenient (the header block then ends at the end of `buf`), `Incomplete` when strict,
 /// `MessageTooLarge` past [`MAX_HEAD`] (slots hold 16-bit offsets, see `HeaderSlot`).
@@ -332,9 +340,13 @@ fn parse_start_line(
         return Err(ParseError::new(K::BadStartLine, start + trimmed));
     }
     let line = &line[..trimmed];
-    let last_sp = match memchr::memrchr(b' ', line) {
-        Some(i) if i > m => i,
-        _ => return Err(ParseError::new(K::BadStartLine, start + m)),
+    // Nearly always the line ends in " SIP/2.0"; otherwise search for the last SP.
+    let last_sp = match line.len().checked_sub(8) {
+        Some(i) if i > m && line[i..].eq(b" SIP/2.0") => i,
+        _ => match memchr::memrchr(b' ', line) {
+            Some(i) if i > m => i,
+            _ => return Err(ParseError::new(K::BadStartLine, start + m)),
+        },
     };
     let version = &line[last_sp + 1..];
     if version != b"SIP/2.0" && !lenient {

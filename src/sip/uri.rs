@@ -296,12 +296,15 @@ impl<'a> Uri<'a> {
     /// [`Message::request_uri_parsed`](super::Message::request_uri_parsed) and
     /// [`validate_request`](super::validate_request).
     pub(crate) fn looks_like_request_uri(s: &[u8]) -> bool {
-        let Some(colon) = s.iter().position(|&b| b == b':') else {
-            return false;
+        // `sip:` (any case) is a valid scheme and holds the first ':'; others are checked.
+        let colon = match s.first_chunk::<4>() {
+            Some(p) if p[3] == b':' && p[..3].eq_ignore_ascii_case(b"sip") => 3,
+            _ => match s.iter().position(|&b| b == b':') {
+                Some(c) if scheme_ok(&s[..c]) => c,
+                _ => return false,
+            },
         };
-        scheme_ok(&s[..colon])
-            && colon + 1 < s.len()
-            && scan::all(&s[colon + 1..], scan::URI_VISIBLE)
+        colon + 1 < s.len() && scan::all_uri_visible(&s[colon + 1..])
     }
 
     /// True for `sip:` and `sips:` URIs.
