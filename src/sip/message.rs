@@ -97,6 +97,7 @@ pub struct Header<'a> {
 }
 
 impl<'a> Message<'a> {
+    #[inline(always)]
     pub(crate) fn empty(
         buf: &'a [u8],
         start_line: StartLine<'a>,

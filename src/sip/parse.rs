@@ -49,10 +49,25 @@ pub fn parse_for_reply(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, true)
 }
 
-// Inlined into `parse` so the 600-byte `Message` is built where the caller keeps it
-// instead of being copied out of the returned `Result`.
+// Inlined into `parse`. The `Message` (600 bytes) is built in place inside the returned
+// `Result`, which is the only value returned, so it is not copied into it at the end.
 #[inline(always)]
 fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
+    let placeholder = StartLine::Response {
+        code: 0,
+        reason: (0, 0),
+    };
+    let mut res = Ok(Message::empty(buf, placeholder, 0, 0));
+    if let Ok(msg) = &mut res {
+        if let Err(e) = fill(msg, buf, lenient) {
+            res = Err(e);
+        }
+    }
+    res
+}
+
+#[inline(always)]
+fn fill<'a>(msg: &mut Message<'a>, buf: &'a [u8], lenient: bool) -> Result<(), ParseError> {
     if buf.len() > u32::MAX as usize {
         return Err(ParseError::new(K::MessageTooLarge, 0));
     }
@@ -74,7 +89,11 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     let start_line = parse_start_line(buf, line_start, line_end, lenient)?;
     pos = nl + 1;
 
-    let mut msg = Message::empty(buf, start_line, line_start as u32, pos as u32);
+    msg.start_line = start_line;
+    msg.line_start = line_start as u32;
+    msg.headers_start = pos as u32;
+    msg.headers_end = pos as u32;
+    msg.body_start = pos as u32;
     let mut n = 0usize;
     loop {
         // One pass per line: the name, the colon and the leading white space are read
@@ -218,7 +237,7 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             let cl = scan::parse_u32(v, u32::MAX);
             if lenient && !matches!(cl, Some(cl) if buf.len() - pos >= cl as usize) {
                 msg.len = buf.len() as u32;
-                return Ok(msg);
+                return Ok(());
             }
             let cl = cl.ok_or_else(|| {
                 ParseError::in_header(
@@ -239,7 +258,7 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         None => buf.len(),
     };
     msg.len = body_end as u32;
-    Ok(msg)
+    Ok(())
 }
 
 /// The general path for a header line's `name *(SP/HTAB) ":"`, kept out of the framing
