@@ -197,7 +197,8 @@ pub(crate) fn span_long(s: &[u8], class: u16) -> usize {
 ///
 /// Inlined where the header framing calls it once per line: lines are short (20 to 80
 /// bytes), so a library call's setup costs more than the scan. On x86_64 it compares 16
-/// bytes at a time with SSE2 (part of the x86_64 baseline), the tail byte by byte.
+/// bytes at a time with SSE2 (part of the x86_64 baseline), the last partial block with
+/// one overlapping load of the final 16 bytes (byte by byte only below 16 bytes).
 #[inline(always)]
 pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     let mut i = from;
@@ -207,17 +208,27 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
         // SAFETY: SSE2 is always available on x86_64; each load reads the 16 bytes
-        // buf[i..i + 16], which the loop condition keeps inside `buf` (`_mm_loadu_si128`
+        // buf[at..at + 16] with at + 16 <= buf.len() (the loop condition, or
+        // at = buf.len() - 16 when buf.len() >= 16), so inside `buf` (`_mm_loadu_si128`
         // has no alignment requirement).
         unsafe {
             let n = _mm_set1_epi8(needle as i8);
+            let hits = |at: usize| {
+                let v = _mm_loadu_si128(buf.as_ptr().add(at).cast::<__m128i>());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u32
+            };
             while i + 16 <= buf.len() {
-                let v = _mm_loadu_si128(buf.as_ptr().add(i).cast::<__m128i>());
-                let m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u32;
+                let m = hits(i);
                 if m != 0 {
                     return Some(i + m.trailing_zeros() as usize);
                 }
                 i += 16;
+            }
+            if buf.len() >= 16 && i < buf.len() {
+                // Overlapping last block: drop the bytes before `i`, already searched.
+                let base = buf.len() - 16;
+                let m = hits(base) >> (i - base);
+                return (m != 0).then(|| i + m.trailing_zeros() as usize);
             }
         }
     }
