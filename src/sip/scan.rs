@@ -327,6 +327,61 @@ pub(crate) fn all_uri_visible(s: &[u8]) -> bool {
     all(s, URI_VISIBLE)
 }
 
+/// Whether every byte of `s` is a host-name character ([`HOSTNAME`]) and whether every
+/// byte is a digit or '.' ([`NUMERIC`]): `classes_of(s) & HOSTNAME != 0` and
+/// `classes_of(s) & NUMERIC != 0`, 16 bytes at a time with SSE2 on x86_64.
+#[inline]
+pub(crate) fn host_classes(s: &[u8]) -> (bool, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8, _mm_sub_epi8,
+        };
+        // SAFETY: SSE2 is always available on x86_64. Every load reads 16 bytes starting
+        // at `i` with `i + 16 <= s.len()`, or at `s.len() - 16` (s.len() >= 16 here), so
+        // all reads stay inside `s`; `_mm_loadu_si128` has no alignment requirement.
+        unsafe {
+            let block = |at: usize| -> (u32, u32) {
+                let x = _mm_loadu_si128(s.as_ptr().add(at).cast::<__m128i>());
+                let eq = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+                // Unsigned t <= n: min(t, n) == t.
+                let at_most =
+                    |t: __m128i, n: u8| _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(n as i8)), t);
+                let lower = _mm_or_si128(x, _mm_set1_epi8(0x20));
+                let alpha = at_most(_mm_sub_epi8(lower, _mm_set1_epi8(b'a' as i8)), 25);
+                let digit = at_most(_mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8)), 9);
+                let dot = eq(b'.');
+                let name =
+                    _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(eq(b'-'), eq(b'_')));
+                let name = _mm_or_si128(name, dot);
+                let numeric = _mm_or_si128(digit, dot);
+                (
+                    _mm_movemask_epi8(name) as u32,
+                    _mm_movemask_epi8(numeric) as u32,
+                )
+            };
+            let (mut name, mut numeric) = (0xFFFFu32, 0xFFFFu32);
+            let mut i = 0;
+            while i + 16 <= s.len() {
+                let (a, b) = block(i);
+                name &= a;
+                numeric &= b;
+                i += 16;
+            }
+            if i < s.len() {
+                // The overlapping last block re-checks some bytes, which changes nothing.
+                let (a, b) = block(s.len() - 16);
+                name &= a;
+                numeric &= b;
+            }
+            return (name == 0xFFFF, numeric == 0xFFFF);
+        }
+    }
+    let c = classes_of(s);
+    (c & HOSTNAME != 0, c & NUMERIC != 0)
+}
+
 /// True when `v` is a Call-ID: `word [ "@" word ]` (RFC 3261 §25.1), i.e. non-empty, only
 /// `word` characters and at most one '@', neither first nor last.
 ///
@@ -747,6 +802,26 @@ mod tests {
             }
         }
         assert!(all_uri_visible(b""));
+    }
+
+    #[test]
+    fn host_classes_agree_with_the_byte_classes() {
+        for len in [1usize, 15, 16, 17, 31, 32, 33, 40] {
+            for pos in [0, len / 2, len - 1] {
+                for fill in [b'a', b'7'] {
+                    for b in 0..=255u8 {
+                        let mut v = vec![fill; len];
+                        v[pos] = b;
+                        let c = classes_of(&v);
+                        assert_eq!(
+                            host_classes(&v),
+                            (c & HOSTNAME != 0, c & NUMERIC != 0),
+                            "len {len} pos {pos} fill {fill} byte {b}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

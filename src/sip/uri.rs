@@ -48,12 +48,12 @@ impl<'a> Host<'a> {
                 && inner.contains(&b':');
             return ok.then_some(Host::Ipv6(inner));
         }
-        // One branch-free pass: host-name characters only, and whether all are digits/dots.
-        let classes = scan::classes_of(s);
-        if classes & scan::HOSTNAME == 0 {
+        // One pass: host-name characters only, and whether all are digits/dots.
+        let (name, numeric) = scan::host_classes(s);
+        if !name {
             return None;
         }
-        if classes & scan::NUMERIC != 0 {
+        if numeric {
             // All digits and dots: an IPv4 address or nothing (RFC 3261 toplabel starts
             // with a letter).
             return parse_ipv4(s).map(Host::Ipv4);
