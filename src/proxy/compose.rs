@@ -147,8 +147,8 @@ pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
         h ^= 0xff;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     };
-    eat(msg.to().ok().and_then(|t| t.tag).unwrap_or(b""));
-    eat(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""));
+    eat(msg.to_tag().ok().flatten().unwrap_or(b""));
+    eat(msg.from_tag().ok().flatten().unwrap_or(b""));
     eat(msg.call_id().unwrap_or(b""));
     eat(msg.request_uri().unwrap_or(b""));
     eat(msg.header(HeaderName::Route).unwrap_or(b""));
@@ -466,7 +466,7 @@ pub(crate) fn write_local_response(
                 out.extend_from_slice(h.line);
             }
             HeaderName::To => {
-                let has_tag = req.to().ok().is_some_and(|t| t.tag.is_some());
+                let has_tag = req.to_tag().ok().flatten().is_some();
                 match to_tag {
                     Some(tag) if !has_tag => {
                         let line = span_in(data, h.line);
