@@ -34,7 +34,9 @@ pub const MAX_HEAD: usize = u16::MAX as usize;
 /// Trailing bytes after the body (the second message of RFC 4475 dblreq) are ignored:
 /// [`Message::len`] says how many bytes this message took. Without a Content-Length the
 /// body runs to the end of `buf` (RFC 3261 §18.3, datagram transports).
-#[inline]
+// Kept out of line: the framing loop is large, and inlining it into a caller that also
+// reads fields made the whole slower (register pressure; benches/results/sip_parse.md).
+#[inline(never)]
 pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, false)
 }
