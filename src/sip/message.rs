@@ -544,23 +544,6 @@ impl<'a> Message<'a> {
     #[inline]
     pub fn top_route_uri(&self) -> Option<Result<Uri<'a>, ParseError>> {
         let v = self.value_of(self.first_slot(HeaderId::Route)?);
-        // The usual `<uri>;params` with no comma or quote after the `>`: the value is one
-        // element and the URI is between the brackets, found with one search.
-        if v.first() == Some(&b'<') {
-            if let Some(gt) = scan::find(v, b'>') {
-                let rest = &v[gt + 1..];
-                if gt > 1 && scan::find3(rest, 0, b',', b'"', b'"').is_none() {
-                    let parts = NameAddrParts {
-                        display_name: None,
-                        uri: &v[1..gt],
-                        rest,
-                        angle: true,
-                    };
-                    let parsed = parts.parse_uri().and_then(|u| parts.tag().map(|_| u));
-                    return Some(parsed.map_err(|e| self.err(na_kind(e), "Route", v)));
-                }
-            }
-        }
         let first = match scan::next_comma(v) {
             Some(i) => scan::trim(&v[..i]),
             None => v,
