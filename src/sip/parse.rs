@@ -1,7 +1,8 @@
 //! The framing parser: start line, header index, body boundaries.
 //!
 //! One pass over the head of the message. Each header line is split into name and value
-//! once and recorded in a fixed slot; nothing in a header value is interpreted here except
+//! once and recorded in a fixed slot (a known name is recognised from one 16-byte search
+//! for its ':' and one hash probe, `HeaderId::known_name_at`); nothing in a header value is interpreted here except
 //! Content-Length, which frames the body. Typed values are parsed on demand by the
 //! accessors of [`Message`].
 //!
