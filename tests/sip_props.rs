@@ -157,6 +157,14 @@ fn check_fields(m: &sip::Message<'_>, f: &Fields) {
     assert_eq!(m.from().unwrap().tag, Some(f.from_tag.as_bytes()));
     assert_eq!(m.to().unwrap().tag, f.to_tag.as_ref().map(|t| t.as_bytes()));
     assert_eq!(m.body(), &f.body[..]);
+    // The cheap accessors read the same values.
+    assert_eq!(m.top_via_branch().unwrap(), Some(f.branch.as_bytes()));
+    assert_eq!(m.from_tag().unwrap(), Some(f.from_tag.as_bytes()));
+    assert_eq!(m.to_tag().unwrap(), f.to_tag.as_ref().map(|t| t.as_bytes()));
+    assert_eq!(
+        m.top_route_uri().map(|u| u.unwrap().host_raw),
+        f.routes.first().map(|r| r.as_bytes())
+    );
 }
 
 const VALID: &[&str] = &[
@@ -298,6 +306,47 @@ proptest! {
     }
 }
 
+/// The cheap accessors agree with the full parses: the same value whenever the full parse
+/// succeeds, and an error from a cheap accessor means the full parse fails too (the cheap
+/// ones skip the URI / sent-by checks, so the converse need not hold).
+fn check_cheap_accessors(m: &sip::Message<'_>) {
+    if let Ok(v) = m.top_via() {
+        assert_eq!(m.top_via_branch(), Ok(v.branch));
+    }
+    if m.top_via_branch().is_err() {
+        assert!(m.top_via().is_err());
+    }
+    if let Ok(t) = m.to() {
+        assert_eq!(m.to_tag(), Ok(t.tag));
+    }
+    if m.to_tag().is_err() {
+        assert!(m.to().is_err());
+    }
+    if let Ok(f) = m.from() {
+        assert_eq!(m.from_tag(), Ok(f.tag));
+    }
+    if m.from_tag().is_err() {
+        assert!(m.from().is_err());
+    }
+    assert_eq!(m.top_route_uri(), m.top_route().map(|r| r.map(|n| n.uri)));
+}
+
+#[test]
+fn cheap_accessors_agree_on_every_rfc4475_message() {
+    let mut n = 0;
+    for entry in std::fs::read_dir("tests/data/rfc4475").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "dat") {
+            let bytes = std::fs::read(&path).unwrap();
+            if let Ok(m) = sip::parse(&bytes) {
+                check_cheap_accessors(&m);
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 30, "only {n} RFC 4475 messages parsed");
+}
+
 /// Runs every accessor and the writer; returns nothing, asserts only self-consistency.
 fn exercise(data: &[u8]) {
     if let Ok(m) = sip::parse_for_reply(data) {
@@ -332,6 +381,7 @@ fn exercise(data: &[u8]) {
         m.header(HeaderName::Other(b"X")),
         m.require().count(),
     );
+    check_cheap_accessors(&m);
     let valid = if m.is_request() {
         sip::validate_request(&m).is_ok()
     } else {

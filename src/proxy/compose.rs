@@ -152,8 +152,8 @@ pub(crate) fn loop_hash(msg: &Message<'_>) -> u32 {
     loop_hash_with(
         msg,
         &DialogFields {
-            from_tag: msg.from().ok().and_then(|f| f.tag),
-            to_tag: msg.to().ok().and_then(|t| t.tag),
+            from_tag: msg.from_tag().ok().flatten(),
+            to_tag: msg.to_tag().ok().flatten(),
             call_id: msg.call_id().unwrap_or(b""),
             seq: msg.cseq().map(|c| c.seq).unwrap_or(0),
         },
@@ -554,7 +554,7 @@ pub(crate) fn write_local_response(
                 out.extend_from_slice(h.line);
             }
             HeaderName::To => {
-                let has_tag = || req.to().ok().is_some_and(|t| t.tag.is_some());
+                let has_tag = || req.to_tag().ok().flatten().is_some();
                 match to_tag {
                     Some(tag) if !has_tag() => {
                         let line = span_in(data, h.line);

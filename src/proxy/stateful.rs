@@ -539,7 +539,7 @@ impl<R: Router> StatefulProxy<R> {
         // The dialog fields, read once for key, loop hash and in-dialog test.
         let dialog = DialogFields {
             from_tag: from.tag,
-            to_tag: msg.to().ok().and_then(|t| t.tag),
+            to_tag: msg.to_tag().ok().flatten(),
             call_id,
             seq: cseq.seq,
         };

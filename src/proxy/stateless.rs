@@ -469,8 +469,8 @@ impl StatelessProxy {
         } else {
             h.write(b"v");
             h.write(top_via.raw);
-            h.write(msg.to().ok().and_then(|t| t.tag).unwrap_or(b""));
-            h.write(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""));
+            h.write(msg.to_tag().ok().flatten().unwrap_or(b""));
+            h.write(msg.from_tag().ok().flatten().unwrap_or(b""));
             h.write(msg.call_id().unwrap_or(b""));
             h.write(&msg.cseq().map(|c| c.seq).unwrap_or(0).to_be_bytes());
             h.write(msg.request_uri().unwrap_or(b""));
@@ -485,9 +485,9 @@ impl StatelessProxy {
     fn compute_tag(&mut self, msg: &Message<'_>) {
         let mut h = Fnv64::new();
         h.write(msg.call_id().unwrap_or(b""));
-        h.write(msg.from().ok().and_then(|f| f.tag).unwrap_or(b""));
+        h.write(msg.from_tag().ok().flatten().unwrap_or(b""));
         h.write(&msg.cseq().map(|c| c.seq).unwrap_or(0).to_be_bytes());
-        h.write(msg.top_via().ok().and_then(|v| v.branch).unwrap_or(b""));
+        h.write(msg.top_via_branch().ok().flatten().unwrap_or(b""));
         self.tag.clear();
         self.tag.extend_from_slice(b"rl");
         push_hex(&mut self.tag, h.finish());

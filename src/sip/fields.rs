@@ -15,22 +15,35 @@ pub struct CSeq<'a> {
 
 impl<'a> CSeq<'a> {
     pub fn parse(v: &'a [u8]) -> Option<CSeq<'a>> {
-        let n = v
-            .iter()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(v.len());
-        let seq = scan::parse_u32(&v[..n], CSEQ_MAX)?;
-        let rest = &v[n..];
-        let ws = scan::span(rest, WS);
+        // 1*DIGIT (leading zeros allowed) up to CSEQ_MAX, in one pass.
+        let mut i = 0;
+        let mut seq = 0u64;
+        while let Some(&b) = v.get(i) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            // seq <= CSEQ_MAX < 2^31 before this step, so this cannot overflow a u64.
+            seq = seq * 10 + u64::from(d);
+            if seq > u64::from(CSEQ_MAX) {
+                return None;
+            }
+            i += 1;
+        }
+        if i == 0 {
+            return None;
+        }
+        // LWS, then the method (a token).
+        let ws = scan::span(&v[i..], WS);
         if ws == 0 {
             return None;
         }
-        let m = &rest[ws..];
+        let m = &v[i + ws..];
         if !scan::is_token(m) {
             return None;
         }
         Some(CSeq {
-            seq,
+            seq: seq as u32,
             method: Method::from_bytes(m),
         })
     }

@@ -191,41 +191,49 @@ known_headers! {
 }
 
 /// Open-addressing hash table over [`NAME_LIST`], built at compile time: slot value is
-/// index + 1 into `NAME_LIST` (0 = empty). Lookup hashes the length and three bytes
-/// (case-folded), probes linearly and confirms with a case-insensitive compare, so a
-/// header name costs a few loads instead of a chain of string compares.
-const TABLE_BITS: u32 = 9;
+/// index + 1 into `NAME_LIST` (0 = empty). The hash takes the length and the first and last
+/// bytes (case-folded): those three are distinct for every known spelling, and the
+/// multiplier was chosen so that no two known spellings share a slot, so a known name is
+/// found on the first probe (the probe loop stays for correctness, not speed). Lookup
+/// confirms with a case-insensitive compare, so a header name costs a few loads.
+const TABLE_BITS: u32 = 8;
 const TABLE_SIZE: usize = 1 << TABLE_BITS;
 
 #[inline(always)]
-const fn name_hash(len: usize, first: u8, mid: u8, last: u8) -> usize {
-    let h = (len as u32)
-        .wrapping_mul(0x9E37_79B1)
-        .wrapping_add(((first | 0x20) as u32).wrapping_mul(0x85EB_CA77))
-        .wrapping_add(((mid | 0x20) as u32).wrapping_mul(0xC2B2_AE3D))
-        .wrapping_add(((last | 0x20) as u32).wrapping_mul(0x27D4_EB2F));
-    (h >> (32 - TABLE_BITS)) as usize
+const fn name_hash(len: usize, first: u8, last: u8) -> usize {
+    let key = ((len as u32) << 16) | (((first | 0x20) as u32) << 8) | ((last | 0x20) as u32);
+    (key.wrapping_mul(0xA0B9_6B29) >> (32 - TABLE_BITS)) as usize
 }
 
 #[inline(always)]
 const fn hash_of(name: &[u8]) -> usize {
-    let n = name.len();
-    name_hash(n, name[0], name[n / 2], name[n - 1])
+    name_hash(name.len(), name[0], name[name.len() - 1])
 }
 
-const NAME_TABLE: [u16; TABLE_SIZE] = {
-    let mut t = [0u16; TABLE_SIZE];
+const NAME_TABLE: [u8; TABLE_SIZE] = {
+    assert!(NAME_LIST.len() < u8::MAX as usize);
+    let mut t = [0u8; TABLE_SIZE];
     let mut i = 0;
     while i < NAME_LIST.len() {
         let mut h = hash_of(NAME_LIST[i].0);
         while t[h] != 0 {
             h = (h + 1) & (TABLE_SIZE - 1);
         }
-        t[h] = (i + 1) as u16;
+        t[h] = (i + 1) as u8;
         i += 1;
     }
     t
 };
+
+/// True when no two known spellings share a table slot (checked by a unit test, so a new
+/// name that collides is noticed and the multiplier re-chosen).
+#[cfg(test)]
+fn table_is_collision_free() -> bool {
+    NAME_LIST
+        .iter()
+        .enumerate()
+        .all(|(i, (name, _))| NAME_TABLE[hash_of(name)] as usize == i + 1)
+}
 
 /// Longest known name in 8-byte words ("p-preferred-identity" is 20 bytes).
 const NAME_WORDS: usize = 3;
@@ -263,6 +271,52 @@ const LEN_MASKS: [[u64; NAME_WORDS]; NAME_BYTES + 1] = {
     t
 };
 
+/// True when the first `len` bytes of `w` spell `NAME_LIST[i]` in any case (`len` is that
+/// name's length). The name is compared as three masked 8-byte words. `NAME_LIST` names
+/// are lower-case letters and '-'; for them `r | 0x20 == n` holds for exactly the two cases
+/// of a letter, and for '-' or CR: callers make sure `w[..len]` holds no CR.
+#[inline(always)]
+fn window_matches(w: &[u8; NAME_BYTES], i: usize, len: usize) -> bool {
+    let (words, masks) = (&NAME_LIST_WORDS[i], &LEN_MASKS[len]);
+    let word = |k: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&w[8 * k..8 * k + 8]);
+        u64::from_le_bytes(b) | 0x2020_2020_2020_2020
+    };
+    ((word(0) & masks[0]) ^ words[0])
+        | ((word(1) & masks[1]) ^ words[1])
+        | ((word(2) & masks[2]) ^ words[2])
+        == 0
+}
+
+/// Bit `k` set when `w[k]` is ':' or CR, for the first 16 bytes of `w`.
+#[inline(always)]
+fn colon_or_cr_mask(w: &[u8; NAME_BYTES]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is always available on x86_64; the load reads w[0..16] and `w` holds
+        // 24 bytes (`_mm_loadu_si128` has no alignment requirement).
+        unsafe {
+            let v = _mm_loadu_si128(w.as_ptr().cast::<__m128i>());
+            let m = _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8)),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8)),
+            );
+            _mm_movemask_epi8(m) as u32
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        w[..16].iter().enumerate().fold(0, |m, (k, &b)| {
+            m | (u32::from(b == b':' || b == b'\r') << k)
+        })
+    }
+}
+
 impl HeaderId {
     /// Maps a header name as received (any case, compact or long) to its id.
     #[inline]
@@ -270,9 +324,42 @@ impl HeaderId {
         Self::from_line(raw, raw.len())
     }
 
-    /// Maps the name `line[..len]` to its id. `line` may go on past the name (the parser
-    /// passes the rest of the datagram): when it holds 24 bytes, the name is compared as
-    /// three masked 8-byte words instead of byte by byte.
+    /// The framing parser's fast path for a header line: when `line` (the rest of the
+    /// datagram from the line start, at least 24 bytes) starts with a known header name,
+    /// optional SP/HTAB and a ':' within its first 16 bytes, returns the name length, the
+    /// index of the ':' and the id. `None` means "not decided here" (an unknown or long
+    /// name, a malformed line, a short datagram): the caller then takes the general path,
+    /// which gives the same answer for every line this accepts. A name found here is a
+    /// token (it equals a known spelling), so it is exactly what a byte-class scan finds.
+    #[inline(always)]
+    pub(crate) fn known_name_at(line: &[u8]) -> Option<(usize, usize, HeaderId)> {
+        let w = line.first_chunk::<NAME_BYTES>()?;
+        let m = colon_or_cr_mask(w);
+        let colon = m.trailing_zeros() as usize;
+        // No hit in 16 bytes (colon == 32), or a CR before the first ':'.
+        if colon >= 16 || w[colon] != b':' {
+            return None;
+        }
+        let mut len = colon;
+        while len > 0 && (w[len - 1] == b' ' || w[len - 1] == b'\t') {
+            len -= 1;
+        }
+        if len == 0 {
+            return None;
+        }
+        let slot = NAME_TABLE[name_hash(len, w[0], w[len - 1])];
+        if slot == 0 {
+            return None;
+        }
+        let i = slot as usize - 1;
+        let (name, id) = NAME_LIST[i];
+        // `len <= 15` and no CR in w[..colon]: `window_matches` applies.
+        (name.len() == len && window_matches(w, i, len)).then_some((len, colon, id))
+    }
+
+    /// Maps the name `line[..len]` (a token) to its id. `line` may go on past the name (the
+    /// parser passes the rest of the datagram): when it holds 24 bytes, the name is
+    /// compared as three masked 8-byte words instead of byte by byte.
     #[inline]
     pub(crate) fn from_line(line: &[u8], len: usize) -> HeaderId {
         let raw = &line[..len];
@@ -288,24 +375,11 @@ impl HeaderId {
             }
             let i = slot as usize - 1;
             let (name, id) = NAME_LIST[i];
-            // `name` is lower case letters and '-'; `raw` is a token. For such bytes
-            // `r | 0x20 == n` is exactly a case-insensitive match (the only other byte that
-            // ORs to '-' is CR, never in a token).
+            // `raw` is a token, so it holds no CR: `window_matches` applies.
             if name.len() == len {
                 let matched = match window {
                     // len == name.len() <= NAME_BYTES, so LEN_MASKS[len] exists.
-                    Some(w) => {
-                        let (words, masks) = (&NAME_LIST_WORDS[i], &LEN_MASKS[len]);
-                        let word = |k: usize| {
-                            let b = |j: usize| u64::from(w[8 * k + j]) << (8 * j);
-                            (b(0) | b(1) | b(2) | b(3) | b(4) | b(5) | b(6) | b(7))
-                                | 0x2020_2020_2020_2020
-                        };
-                        ((word(0) & masks[0]) ^ words[0])
-                            | ((word(1) & masks[1]) ^ words[1])
-                            | ((word(2) & masks[2]) ^ words[2])
-                            == 0
-                    }
+                    Some(w) => window_matches(w, i, len),
                     None => name.iter().zip(raw).all(|(&n, &r)| r | 0x20 == n),
                 };
                 if matched {
@@ -353,6 +427,7 @@ mod tests {
 
     #[test]
     fn every_spelling_resolves_through_the_hash_table() {
+        assert!(table_is_collision_free());
         for (name, id) in NAME_LIST {
             assert_eq!(HeaderId::from_name(name), *id);
             assert_eq!(HeaderId::from_name(&name.to_ascii_uppercase()), *id);
@@ -379,6 +454,38 @@ mod tests {
             HeaderId::from_line(&[&b"Vi_"[..], tail].concat(), 3),
             HeaderId::Other
         );
+    }
+
+    #[test]
+    fn known_name_fast_path_agrees_with_the_general_lookup() {
+        let tail = b" value\r\n\r\n0123456789abcdefghijklmnopqrstuvwxyz";
+        for (name, id) in NAME_LIST {
+            for sep in [&b":"[..], b" :", b"\t :"] {
+                let line = [&name.to_ascii_uppercase()[..], sep, tail].concat();
+                let got = HeaderId::known_name_at(&line);
+                if name.len() + sep.len() <= 16 {
+                    assert_eq!(got, Some((name.len(), name.len() + sep.len() - 1, *id)));
+                } else {
+                    assert_eq!(got, None, "{}", String::from_utf8_lossy(name));
+                }
+            }
+        }
+        for line in [
+            // CR ORs to '-': must not pass for "max-forwards".
+            &b"Max\rForwards: 70\r\n\r\n0123456789"[..],
+            b"X-Foo: bar\r\n\r\n0123456789abcdef",
+            b"Vi a: x\r\n\r\n0123456789abcdefgh",
+            b": x\r\n\r\n0123456789abcdefghijklm",
+            b"Via\r\nTo: x\r\n\r\n0123456789abcde",
+            b"Via: SIP/2.0/UDP",
+        ] {
+            assert_eq!(
+                HeaderId::known_name_at(line),
+                None,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     #[test]

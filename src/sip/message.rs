@@ -18,7 +18,7 @@ use super::error::{ParseError, ParseErrorKind as K};
 use super::fields::{self, CSeq};
 use super::header::{HeaderId, HeaderName};
 use super::method::Method;
-use super::name_addr::{BadNameAddr, Contact, NameAddr};
+use super::name_addr::{BadNameAddr, Contact, NameAddr, NameAddrParts};
 use super::scan::{self, CommaSplit};
 use super::uri::Uri;
 use super::via::Via;
@@ -97,6 +97,7 @@ pub struct Header<'a> {
 }
 
 impl<'a> Message<'a> {
+    #[inline(always)]
     pub(crate) fn empty(
         buf: &'a [u8],
         start_line: StartLine<'a>,
@@ -341,6 +342,31 @@ impl<'a> Message<'a> {
         Via::parse(first).map_err(|_| self.err(K::BadHeaderValue, "Via", first))
     }
 
+    /// The `branch` parameter of the topmost Via, without parsing the rest of it: the hot
+    /// path of a proxy matching transactions needs only this. The parameter list of the
+    /// top via-parm is checked as [`Message::top_via`] checks it (generic-param grammar, a
+    /// `branch` without a value is an error); the sent-protocol and sent-by are not. Use it
+    /// after [`validate_request`](super::validate_request) /
+    /// [`validate_response`](super::validate_response), which parse every Via in full.
+    #[inline]
+    pub fn top_via_branch(&self) -> Result<Option<&'a [u8]>, ParseError> {
+        let s = self
+            .first_slot(HeaderId::Via)
+            .ok_or_else(|| self.missing("Via"))?;
+        let v = self.value_of(s);
+        // sent-protocol and sent-by hold no ';' or ',' (an IPv6 reference neither), so the
+        // first of these starts the parameters or ends the via-parm.
+        let params = match scan::find3(v, 0, b';', b',', b',') {
+            Some(i) if v[i] == b';' => &v[i..],
+            _ => return Ok(None),
+        };
+        match scan::check_params_find_until_comma(params, b"branch") {
+            Ok(Some(Some(b))) => Ok(Some(b)),
+            Ok(None) => Ok(None),
+            Ok(Some(None)) | Err(()) => Err(self.err(K::BadHeaderValue, "Via", params)),
+        }
+    }
+
     /// Every Via value, top first, across lines and commas.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, ParseError>> + '_ {
         self.headers_named(HeaderName::Via)
@@ -364,21 +390,37 @@ impl<'a> Message<'a> {
         self.name_addr(HeaderId::To, "To")
     }
 
+    fn tag_of(&self, id: HeaderId, name: &'static str) -> Result<Option<&'a [u8]>, ParseError> {
+        let s = self.first_slot(id).ok_or_else(|| self.missing(name))?;
+        let v = self.value_of(s);
+        NameAddrParts::split(v)
+            .and_then(|p| p.tag())
+            .map_err(|e| self.err(na_kind(e), name, v))
+    }
+
+    /// The `tag` parameter of To, without parsing its URI: the name-addr framing (quotes,
+    /// `<>`, addr-spec) and the header-parameter grammar are checked as [`Message::to`]
+    /// checks them, the URI is not. Equal to `to()?.tag` whenever `to()` succeeds; a To
+    /// with a malformed URI is refused by `to()` and
+    /// [`validate_request`](super::validate_request), not here.
+    #[inline]
+    pub fn to_tag(&self) -> Result<Option<&'a [u8]>, ParseError> {
+        self.tag_of(HeaderId::To, "To")
+    }
+
+    /// The `tag` parameter of From, without parsing its URI (see [`Message::to_tag`]).
+    #[inline]
+    pub fn from_tag(&self) -> Result<Option<&'a [u8]>, ParseError> {
+        self.tag_of(HeaderId::From, "From")
+    }
+
     /// The Call-ID (`word [ "@" word ]`).
     pub fn call_id(&self) -> Result<&'a [u8], ParseError> {
         let s = self
             .first_slot(HeaderId::CallId)
             .ok_or_else(|| self.missing("Call-ID"))?;
         let v = self.value_of(s);
-        // One branch-free pass: the classes every byte shares, and the number of '@'.
-        let (classes, ats) = v.iter().fold((u16::MAX, 0u32), |(c, n), &b| {
-            (c & scan::CLASS[b as usize], n + u32::from(b == b'@'))
-        });
-        let ok = !v.is_empty()
-            && classes & scan::CALLID != 0
-            && ats <= 1
-            && v[0] != b'@'
-            && v[v.len() - 1] != b'@';
+        let ok = scan::is_call_id(v);
         if ok {
             Ok(v)
         } else {
@@ -496,6 +538,24 @@ impl<'a> Message<'a> {
         Some(NameAddr::parse(first).map_err(|e| self.err(na_kind(e), "Route", first)))
     }
 
+    /// The URI of the topmost Route, `None` when there is no Route: the same checks and
+    /// the same result as `top_route().map(|r| r.map(|n| n.uri))`, without building (and
+    /// copying out) the whole [`NameAddr`].
+    #[inline]
+    pub fn top_route_uri(&self) -> Option<Result<Uri<'a>, ParseError>> {
+        let v = self.value_of(self.first_slot(HeaderId::Route)?);
+        let first = match scan::next_comma(v) {
+            Some(i) => scan::trim(&v[..i]),
+            None => v,
+        };
+        let parsed = NameAddrParts::split(first).and_then(|p| {
+            let uri = p.parse_uri()?;
+            p.tag()?;
+            Ok(uri)
+        });
+        Some(parsed.map_err(|e| self.err(na_kind(e), "Route", first)))
+    }
+
     /// Every Record-Route value, top first.
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, ParseError>> + '_ {
         self.name_addrs(HeaderName::RecordRoute, "Record-Route")
@@ -581,5 +641,140 @@ fn na_kind(e: BadNameAddr) -> K {
     match e {
         BadNameAddr::Syntax => K::BadHeaderValue,
         BadNameAddr::Uri => K::BadUri,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use super::*;
+
+    fn msg_with(lines: &str) -> Vec<u8> {
+        format!(
+            "OPTIONS sip:a@example.com SIP/2.0\r\n{lines}Call-ID: c1\r\nCSeq: 1 OPTIONS\r\n\
+             From: <sip:a@example.com>;tag=f1\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn top_via_branch_reads_the_first_via_parm_only() {
+        for (via, want) in [
+            (
+                "Via: SIP/2.0/UDP h;branch=z9hG4bKa\r\n",
+                Some(&b"z9hG4bKa"[..]),
+            ),
+            (
+                "Via: SIP/2.0/UDP h ; rport ; BRANCH = z9hG4bKb\r\n",
+                Some(b"z9hG4bKb"),
+            ),
+            (
+                "Via: SIP/2.0/UDP h;x=\"a;branch=no,\";branch=z9hG4bKc\r\n",
+                Some(b"z9hG4bKc"),
+            ),
+            (
+                "Via: SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKd\r\n",
+                Some(b"z9hG4bKd"),
+            ),
+            (
+                "Via: SIP/2.0/UDP h, SIP/2.0/UDP g;branch=z9hG4bKe\r\n",
+                None,
+            ),
+            (
+                "Via: SIP/2.0/UDP h;rport, SIP/2.0/UDP g;branch=z9hG4bKe\r\n",
+                None,
+            ),
+            (
+                "Via: SIP/2.0/UDP h:5060\r\nVia: SIP/2.0/UDP g;branch=z9hG4bKf\r\n",
+                None,
+            ),
+        ] {
+            let b = msg_with(via);
+            let m = parse(&b).unwrap();
+            assert_eq!(m.top_via_branch(), Ok(want), "{via}");
+            assert_eq!(m.top_via().unwrap().branch, want, "{via}");
+        }
+        for bad in [
+            "Via: SIP/2.0/UDP h;branch\r\n",
+            "Via: SIP/2.0/UDP h;;branch=z9hG4bKa\r\n",
+            "Via: SIP/2.0/UDP h;branch=\"open\r\n",
+        ] {
+            let b = msg_with(bad);
+            let m = parse(&b).unwrap();
+            assert!(m.top_via_branch().is_err(), "{bad}");
+            assert!(m.top_via().is_err(), "{bad}");
+        }
+        let b = msg_with("");
+        assert_eq!(
+            parse(&b).unwrap().top_via_branch().unwrap_err().kind,
+            K::MissingHeader
+        );
+    }
+
+    #[test]
+    fn to_tag_checks_framing_and_params_but_not_the_uri() {
+        for (to, want) in [
+            (
+                "To: \"Bob; a, <x>\" <sip:b@example.com>;tag=t1\r\n",
+                Some(&b"t1"[..]),
+            ),
+            ("To: Bob Smith <sip:b@example.com;tag=no>\r\n", None),
+            ("To: sip:b@example.com ; TAG = t2 ;x=\"y\"\r\n", Some(b"t2")),
+            ("t: <sip:b@example.com>\r\n", None),
+        ] {
+            let b = msg_with(&format!("Via: SIP/2.0/UDP h;branch=z9hG4bKa\r\n{to}"));
+            let m = parse(&b).unwrap();
+            assert_eq!(m.to_tag(), Ok(want), "{to}");
+            assert_eq!(m.to().unwrap().tag, want, "{to}");
+        }
+        // A malformed URI: to() refuses it, to_tag() does not look.
+        let b = msg_with("Via: SIP/2.0/UDP h;branch=z9hG4bKa\r\nTo: <sip:b@>;tag=t3\r\n");
+        let m = parse(&b).unwrap();
+        assert_eq!(m.to_tag(), Ok(Some(&b"t3"[..])));
+        assert_eq!(m.to().unwrap_err().kind, K::BadUri);
+        assert!(crate::sip::validate_request(&m).is_err());
+        for bad in [
+            "To: \"Bob <sip:b@example.com>;tag=x\r\n",
+            "To: <sip:b@example.com;tag=x\r\n",
+            "To: Bob, Al <sip:b@example.com>;tag=x\r\n",
+            "To: <sip:b@example.com>;tag\r\n",
+            "To: <sip:b@example.com>;;tag=x\r\n",
+            "To: sip:b@example.com?x=y;tag=x\r\n",
+        ] {
+            let b = msg_with(&format!("Via: SIP/2.0/UDP h;branch=z9hG4bKa\r\n{bad}"));
+            let m = parse(&b).unwrap();
+            assert!(m.to_tag().is_err(), "{bad}");
+            assert!(m.to().is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse(&msg_with("")).unwrap().from_tag(),
+            Ok(Some(&b"f1"[..]))
+        );
+    }
+
+    #[test]
+    fn top_route_uri_is_the_top_route_uri() {
+        for route in [
+            "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n",
+            "Route: \"x,y\" <sip:p1.example.com:5070;lr>;foo=bar\r\nRoute: <sip:p2>\r\n",
+            "Route: <sip:p1.example.com;lr>;;\r\n",
+            "Route: <sip:@p1>\r\n",
+            "Route: < sip:p1 >\r\n",
+            "",
+        ] {
+            let b = msg_with(&format!("Via: SIP/2.0/UDP h;branch=z9hG4bKa\r\n{route}"));
+            let m = parse(&b).unwrap();
+            assert_eq!(
+                m.top_route_uri(),
+                m.top_route().map(|r| r.map(|n| n.uri)),
+                "{route}"
+            );
+        }
+        let b = msg_with("Route: <sip:p1.example.com:5070;lr>\r\n");
+        let u = parse(&b).unwrap().top_route_uri().unwrap().unwrap();
+        assert_eq!(
+            (u.host_raw, u.port, u.lr()),
+            (&b"p1.example.com"[..], Some(5070), true)
+        );
     }
 }

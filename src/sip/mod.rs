@@ -42,7 +42,11 @@
 //! lines, or a header block past [`MAX_HEAD`] (64 KiB), are refused (status 513), never
 //! spilled. The parser frames (start line, header index, Content-Length); typed accessors
 //! parse on each call and return [`ParseError`] naming the header and byte offset, and
-//! [`validate_request`] runs the RFC 3261 §16.3 checks before routing. A request that
+//! [`validate_request`] runs the RFC 3261 §16.3 checks before routing. The fields a proxy
+//! reads on every message also have cheaper accessors that skip what `validate_request`
+//! already checked: [`Message::top_via_branch`] (no sent-by parse), [`Message::to_tag`] /
+//! [`Message::from_tag`] (no URI parse) and [`Message::top_route_uri`] (no `NameAddr`
+//! built); each returns what the full parse returns whenever that succeeds. A request that
 //! [`parse`] refuses can still be answered: [`parse_for_reply`] + [`write_response`]. The
 //! writer only appends to the caller's `Vec` and copies unchanged bytes verbatim.
 //!

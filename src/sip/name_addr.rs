@@ -40,23 +40,39 @@ pub enum BadNameAddr {
     Uri,
 }
 
-impl<'a> NameAddr<'a> {
-    /// Parses one value (already separated from its neighbours by commas, trimmed).
+/// A name-addr or addr-spec split into its parts without looking inside the URI: what
+/// [`NameAddr::parse`] checks before `Uri::parse`, shared with the cheap accessors
+/// ([`Message::to_tag`](super::Message::to_tag), [`Message::top_route_uri`](super::Message::top_route_uri)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NameAddrParts<'a> {
+    pub(crate) display_name: Option<&'a [u8]>,
+    /// The URI text (inside `<>` or the addr-spec), not yet checked.
+    pub(crate) uri: &'a [u8],
+    /// The header parameters, not yet checked.
+    pub(crate) rest: &'a [u8],
+    pub(crate) angle: bool,
+}
+
+impl<'a> NameAddrParts<'a> {
+    /// Splits one value (already separated from its neighbours by commas, trimmed).
     #[inline]
-    pub fn parse(raw: &'a [u8]) -> Result<NameAddr<'a>, BadNameAddr> {
-        let s = raw;
-        let mut display_name = None;
-        let (uri_raw, rest, angle) = if s.first() == Some(&b'"') {
+    pub(crate) fn split(s: &'a [u8]) -> Result<NameAddrParts<'a>, BadNameAddr> {
+        if s.first() == Some(&b'"') {
             let e = scan::quoted_end(s).ok_or(BadNameAddr::Syntax)?;
-            display_name = Some(&s[..e]);
             let t = scan::trim_start(&s[e..]);
             if t.first() != Some(&b'<') {
                 return Err(BadNameAddr::Syntax);
             }
-            let (u, r) = Self::angle(t)?;
-            (u, r, true)
+            let (uri, rest) = NameAddr::angle(t)?;
+            Ok(NameAddrParts {
+                display_name: Some(&s[..e]),
+                uri,
+                rest,
+                angle: true,
+            })
         } else if let Some(lt) = scan::find(s, b'<') {
             let dn = scan::trim(&s[..lt]);
+            let mut display_name = None;
             if !dn.is_empty() {
                 // *(token LWS): tokens and white space only (RFC 4475 baddn).
                 if !dn.iter().all(|&b| scan::is(b, TOKEN | WS)) {
@@ -64,8 +80,13 @@ impl<'a> NameAddr<'a> {
                 }
                 display_name = Some(dn);
             }
-            let (u, r) = Self::angle(&s[lt..])?;
-            (u, r, true)
+            let (uri, rest) = NameAddr::angle(&s[lt..])?;
+            Ok(NameAddrParts {
+                display_name,
+                uri,
+                rest,
+                angle: true,
+            })
         } else {
             // addr-spec: the URI ends at the first `;` or LWS; it may not hold `?` or `,`.
             let e = s
@@ -73,33 +94,58 @@ impl<'a> NameAddr<'a> {
                 .position(|&b| b == b';' || scan::is(b, WS))
                 .unwrap_or(s.len());
             let u = &s[..e];
-            if u.contains(&b'?') || u.contains(&b',') {
+            if scan::find3(u, 0, b'?', b',', b',').is_some() {
                 return Err(BadNameAddr::Syntax);
             }
-            (u, &s[e..], false)
-        };
-        let uri = Uri::parse(uri_raw).map_err(|_| {
-            // White space inside `<>` is a name-addr syntax error (RFC 4475 badaspec). No
-            // URI grammar admits it, so it is only looked for once the URI is refused.
-            if angle && uri_raw.iter().any(|&b| scan::is(b, WS)) {
+            Ok(NameAddrParts {
+                display_name: None,
+                uri: u,
+                rest: &s[e..],
+                angle: false,
+            })
+        }
+    }
+
+    /// The URI, parsed: a refused URI with white space inside `<>` is a name-addr syntax
+    /// error (RFC 4475 badaspec), any other a URI error. No URI grammar admits white space,
+    /// so it is only looked for once the URI is refused.
+    #[inline]
+    pub(crate) fn parse_uri(&self) -> Result<Uri<'a>, BadNameAddr> {
+        Uri::parse(self.uri).map_err(|_| {
+            if self.angle && self.uri.iter().any(|&b| scan::is(b, WS)) {
                 BadNameAddr::Syntax
             } else {
                 BadNameAddr::Uri
             }
-        })?;
-        // One pass: the generic-param grammar and the first `tag` (as `Params::get` finds it).
-        let tag = match scan::check_params_find(rest, b"tag") {
-            Err(()) | Ok(Some(None)) => return Err(BadNameAddr::Syntax),
-            Ok(Some(Some(t))) => Some(t),
-            Ok(None) => None,
-        };
-        let params = Params::new(rest);
+        })
+    }
+
+    /// Checks the header-parameter grammar and returns the first `tag` (as `Params::get`
+    /// finds it; a `tag` without a value is a syntax error).
+    #[inline]
+    pub(crate) fn tag(&self) -> Result<Option<&'a [u8]>, BadNameAddr> {
+        match scan::check_params_find(self.rest, b"tag") {
+            Err(()) | Ok(Some(None)) => Err(BadNameAddr::Syntax),
+            Ok(Some(Some(t))) => Ok(Some(t)),
+            Ok(None) => Ok(None),
+        }
+    }
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses one value (already separated from its neighbours by commas, trimmed).
+    #[inline]
+    pub fn parse(raw: &'a [u8]) -> Result<NameAddr<'a>, BadNameAddr> {
+        let parts = NameAddrParts::split(raw)?;
+        let uri = parts.parse_uri()?;
+        // One pass: the generic-param grammar and the first `tag`.
+        let tag = parts.tag()?;
         Ok(NameAddr {
-            display_name,
+            display_name: parts.display_name,
             uri,
-            params,
+            params: Params::new(parts.rest),
             tag,
-            angle_brackets: angle,
+            angle_brackets: parts.angle,
             raw,
         })
     }

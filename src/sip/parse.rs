@@ -1,7 +1,8 @@
 //! The framing parser: start line, header index, body boundaries.
 //!
 //! One pass over the head of the message. Each header line is split into name and value
-//! once and recorded in a fixed slot; nothing in a header value is interpreted here except
+//! once and recorded in a fixed slot (a known name is recognised from one 16-byte search
+//! for its ':' and one hash probe, `HeaderId::known_name_at`); nothing in a header value is interpreted here except
 //! Content-Length, which frames the body. Typed values are parsed on demand by the
 //! accessors of [`Message`].
 //!
@@ -34,7 +35,9 @@ pub const MAX_HEAD: usize = u16::MAX as usize;
 /// Trailing bytes after the body (the second message of RFC 4475 dblreq) are ignored:
 /// [`Message::len`] says how many bytes this message took. Without a Content-Length the
 /// body runs to the end of `buf` (RFC 3261 §18.3, datagram transports).
-#[inline]
+// Kept out of line: the framing loop is large, and inlining it into a caller that also
+// reads fields made the whole slower (register pressure; benches/results/sip_parse.md).
+#[inline(never)]
 pub fn parse(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, false)
 }
@@ -49,10 +52,25 @@ pub fn parse_for_reply(buf: &[u8]) -> Result<Message<'_>, ParseError> {
     parse_with(buf, true)
 }
 
-// Inlined into `parse` so the 600-byte `Message` is built where the caller keeps it
-// instead of being copied out of the returned `Result`.
+// Inlined into `parse`. The `Message` (600 bytes) is built in place inside the returned
+// `Result`, which is the only value returned, so it is not copied into it at the end.
 #[inline(always)]
 fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
+    let placeholder = StartLine::Response {
+        code: 0,
+        reason: (0, 0),
+    };
+    let mut res = Ok(Message::empty(buf, placeholder, 0, 0));
+    if let Ok(msg) = &mut res {
+        if let Err(e) = fill(msg, buf, lenient) {
+            res = Err(e);
+        }
+    }
+    res
+}
+
+#[inline(always)]
+fn fill<'a>(msg: &mut Message<'a>, buf: &'a [u8], lenient: bool) -> Result<(), ParseError> {
     if buf.len() > u32::MAX as usize {
         return Err(ParseError::new(K::MessageTooLarge, 0));
     }
@@ -62,8 +80,8 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         pos += 1;
     }
     let line_start = pos;
-    let nl = match memchr(b'\n', &buf[pos..]) {
-        Some(n) => pos + n,
+    let nl = match scan::find_byte(buf, pos, b'\n') {
+        Some(nl) => nl,
         None => return Err(ParseError::new(K::Incomplete, buf.len())),
     };
     let line_end = if nl > pos && buf[nl - 1] == b'\r' {
@@ -74,7 +92,11 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
     let start_line = parse_start_line(buf, line_start, line_end, lenient)?;
     pos = nl + 1;
 
-    let mut msg = Message::empty(buf, start_line, line_start as u32, pos as u32);
+    msg.start_line = start_line;
+    msg.line_start = line_start as u32;
+    msg.headers_start = pos as u32;
+    msg.headers_end = pos as u32;
+    msg.body_start = pos as u32;
     let mut n = 0usize;
     loop {
         // One pass per line: the name, the colon and the leading white space are read
@@ -131,30 +153,27 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         }
         // name *(SP/HTAB) ":" LWS value
         let rest = &buf[pos..];
-        let name_len = scan::span(rest, TOKEN);
-        let mut i = name_len;
-        if rest.get(i) != Some(&b':') {
-            while i < rest.len() && (rest[i] == b' ' || rest[i] == b'\t') {
-                i += 1;
+        // Known names (nearly every line) are found with one 16-byte compare and one hash
+        // probe; anything else takes the byte-class scan, which decides the same way.
+        let (name_len, mut i, known) = match HeaderId::known_name_at(rest) {
+            Some((len, colon, id)) => (len, colon, Some(id)),
+            None => {
+                let (name_len, i) = match name_and_colon(rest) {
+                    Ok(n) => n,
+                    Err(at) => {
+                        // Report what the line-at-a-time framing reports: a message cut
+                        // short (no line end) or too large first, then the malformed line.
+                        if find_line_end(buf, pos, lenient)?.is_none() {
+                            msg.headers_end = buf.len() as u32;
+                            pos = buf.len();
+                            break;
+                        }
+                        return Err(ParseError::new(K::BadHeaderLine, pos + at));
+                    }
+                };
+                (name_len, i, None)
             }
-        }
-        if name_len == 0 || name_len > usize::from(u8::MAX) || rest.get(i) != Some(&b':') {
-            // Report what the line-at-a-time framing reports: a message cut short
-            // (no line end) or too large first, then the malformed line.
-            if find_line_end(buf, pos, lenient)?.is_none() {
-                msg.headers_end = buf.len() as u32;
-                pos = buf.len();
-                break;
-            }
-            return Err(ParseError::new(
-                K::BadHeaderLine,
-                if name_len == 0 || name_len > usize::from(u8::MAX) {
-                    pos
-                } else {
-                    pos + i
-                },
-            ));
-        }
+        };
         i += 1;
         // Leading LWS of the value; a CR stops it only where it starts the line end.
         // Usually one SP: the first test of the loop is then a single table lookup.
@@ -192,7 +211,10 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         if n == MAX_HEADERS {
             return Err(ParseError::new(K::TooManyHeaders, pos));
         }
-        let id = HeaderId::from_line(rest, name_len);
+        let id = match known {
+            Some(id) => id,
+            None => HeaderId::from_line(rest, name_len),
+        };
         msg.slots[n] = HeaderSlot {
             id,
             name_len: name_len as u8,
@@ -218,7 +240,7 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
             let cl = scan::parse_u32(v, u32::MAX);
             if lenient && !matches!(cl, Some(cl) if buf.len() - pos >= cl as usize) {
                 msg.len = buf.len() as u32;
-                return Ok(msg);
+                return Ok(());
             }
             let cl = cl.ok_or_else(|| {
                 ParseError::in_header(
@@ -239,7 +261,26 @@ fn parse_with(buf: &[u8], lenient: bool) -> Result<Message<'_>, ParseError> {
         None => buf.len(),
     };
     msg.len = body_end as u32;
-    Ok(msg)
+    Ok(())
+}
+
+/// The general path for a header line's `name *(SP/HTAB) ":"`, kept out of the framing
+/// loop (nearly every line takes `HeaderId::known_name_at`): the name length and the index
+/// of the ':', or the offset in `line` to report a malformed line at.
+#[inline(never)]
+fn name_and_colon(line: &[u8]) -> Result<(usize, usize), usize> {
+    let name_len = scan::span(line, TOKEN);
+    if name_len == 0 || name_len > usize::from(u8::MAX) {
+        return Err(0);
+    }
+    let mut i = name_len;
+    while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+        i += 1;
+    }
+    if line.get(i) != Some(&b':') {
+        return Err(i);
+    }
+    Ok((name_len, i))
 }
 
 /// The LF ending the line that starts at `pos`: `Ok(None)` when there is none and the parse
@@ -321,9 +362,13 @@ fn parse_start_line(
         return Err(ParseError::new(K::BadStartLine, start + trimmed));
     }
     let line = &line[..trimmed];
-    let last_sp = match memchr::memrchr(b' ', line) {
-        Some(i) if i > m => i,
-        _ => return Err(ParseError::new(K::BadStartLine, start + m)),
+    // Nearly always the line ends in " SIP/2.0"; otherwise search for the last SP.
+    let last_sp = match line.len().checked_sub(8) {
+        Some(i) if i > m && line[i..].eq(b" SIP/2.0") => i,
+        _ => match memchr::memrchr(b' ', line) {
+            Some(i) if i > m => i,
+            _ => return Err(ParseError::new(K::BadStartLine, start + m)),
+        },
     };
     let version = &line[last_sp + 1..];
     if version != b"SIP/2.0" && !lenient {

@@ -175,11 +175,30 @@ pub(crate) fn span(s: &[u8], class: u16) -> usize {
     s.iter().position(|&b| !is(b, class)).unwrap_or(s.len())
 }
 
+/// [`span`] for spans that are often long (branch ids, tags, host names): eight bytes at a
+/// time while they all belong (one branch per eight table lookups), then byte by byte.
+#[inline]
+pub(crate) fn span_long(s: &[u8], class: u16) -> usize {
+    let mut i = 0;
+    while let Some(c) = s.get(i..i + 8) {
+        let all = c.iter().fold(u16::MAX, |acc, &b| acc & CLASS[b as usize]);
+        if all & class == 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < s.len() && is(s[i], class) {
+        i += 1;
+    }
+    i
+}
+
 /// Index of the first `needle` in `buf` at or after `from`, or `None`.
 ///
 /// Inlined where the header framing calls it once per line: lines are short (20 to 80
 /// bytes), so a library call's setup costs more than the scan. On x86_64 it compares 16
-/// bytes at a time with SSE2 (part of the x86_64 baseline), the tail byte by byte.
+/// bytes at a time with SSE2 (part of the x86_64 baseline), the last partial block with
+/// one overlapping load of the final 16 bytes (byte by byte only below 16 bytes).
 #[inline(always)]
 pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     let mut i = from;
@@ -189,17 +208,27 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
         // SAFETY: SSE2 is always available on x86_64; each load reads the 16 bytes
-        // buf[i..i + 16], which the loop condition keeps inside `buf` (`_mm_loadu_si128`
+        // buf[at..at + 16] with at + 16 <= buf.len() (the loop condition, or
+        // at = buf.len() - 16 when buf.len() >= 16), so inside `buf` (`_mm_loadu_si128`
         // has no alignment requirement).
         unsafe {
             let n = _mm_set1_epi8(needle as i8);
+            let hits = |at: usize| {
+                let v = _mm_loadu_si128(buf.as_ptr().add(at).cast::<__m128i>());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u32
+            };
             while i + 16 <= buf.len() {
-                let v = _mm_loadu_si128(buf.as_ptr().add(i).cast::<__m128i>());
-                let m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u32;
+                let m = hits(i);
                 if m != 0 {
                     return Some(i + m.trailing_zeros() as usize);
                 }
                 i += 16;
+            }
+            if buf.len() >= 16 && i < buf.len() {
+                // Overlapping last block: drop the bytes before `i`, already searched.
+                let base = buf.len() - 16;
+                let m = hits(base) >> (i - base);
+                return (m != 0).then(|| i + m.trailing_zeros() as usize);
             }
         }
     }
@@ -258,6 +287,174 @@ pub(crate) fn find3(s: &[u8], from: usize, a: u8, b: u8, c: u8) -> Option<usize>
         .iter()
         .position(|&x| x == a || x == b || x == c)
         .map(|p| i + p)
+}
+
+/// True when every byte of `s` is in [`URI_VISIBLE`] (not CTL, SP, DEL, `<` or `>`; bytes
+/// from 0x80 on are allowed). 16 bytes at a time with SSE2 on x86_64.
+#[inline]
+pub(crate) fn all_uri_visible(s: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is always available on x86_64. Every load reads 16 bytes starting
+        // at `i` with `i + 16 <= s.len()`, or at `s.len() - 16` (s.len() >= 16 here), so
+        // all reads stay inside `s`; `_mm_loadu_si128` has no alignment requirement.
+        unsafe {
+            let ok = |at: usize| {
+                let x = _mm_loadu_si128(s.as_ptr().add(at).cast::<__m128i>());
+                let eq = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+                // Unsigned x > 0x20: max(x, 0x21) == x.
+                let above_sp = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x21)), x);
+                let excluded = _mm_or_si128(_mm_or_si128(eq(0x7f), eq(b'<')), eq(b'>'));
+                (_mm_movemask_epi8(above_sp) as u32 & !(_mm_movemask_epi8(excluded) as u32))
+                    & 0xFFFF
+                    == 0xFFFF
+            };
+            let mut i = 0;
+            while i + 16 <= s.len() {
+                if !ok(i) {
+                    return false;
+                }
+                i += 16;
+            }
+            // The overlapping last block re-checks some bytes, which changes nothing.
+            return i == s.len() || ok(s.len() - 16);
+        }
+    }
+    all(s, URI_VISIBLE)
+}
+
+/// Whether every byte of `s` is a host-name character ([`HOSTNAME`]) and whether every
+/// byte is a digit or '.' ([`NUMERIC`]): `classes_of(s) & HOSTNAME != 0` and
+/// `classes_of(s) & NUMERIC != 0`, 16 bytes at a time with SSE2 on x86_64.
+#[inline]
+pub(crate) fn host_classes(s: &[u8]) -> (bool, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8, _mm_sub_epi8,
+        };
+        // SAFETY: SSE2 is always available on x86_64. Every load reads 16 bytes starting
+        // at `i` with `i + 16 <= s.len()`, or at `s.len() - 16` (s.len() >= 16 here), so
+        // all reads stay inside `s`; `_mm_loadu_si128` has no alignment requirement.
+        unsafe {
+            let block = |at: usize| -> (u32, u32) {
+                let x = _mm_loadu_si128(s.as_ptr().add(at).cast::<__m128i>());
+                let eq = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+                // Unsigned t <= n: min(t, n) == t.
+                let at_most =
+                    |t: __m128i, n: u8| _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(n as i8)), t);
+                let lower = _mm_or_si128(x, _mm_set1_epi8(0x20));
+                let alpha = at_most(_mm_sub_epi8(lower, _mm_set1_epi8(b'a' as i8)), 25);
+                let digit = at_most(_mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8)), 9);
+                let dot = eq(b'.');
+                let name =
+                    _mm_or_si128(_mm_or_si128(alpha, digit), _mm_or_si128(eq(b'-'), eq(b'_')));
+                let name = _mm_or_si128(name, dot);
+                let numeric = _mm_or_si128(digit, dot);
+                (
+                    _mm_movemask_epi8(name) as u32,
+                    _mm_movemask_epi8(numeric) as u32,
+                )
+            };
+            let (mut name, mut numeric) = (0xFFFFu32, 0xFFFFu32);
+            let mut i = 0;
+            while i + 16 <= s.len() {
+                let (a, b) = block(i);
+                name &= a;
+                numeric &= b;
+                i += 16;
+            }
+            if i < s.len() {
+                // The overlapping last block re-checks some bytes, which changes nothing.
+                let (a, b) = block(s.len() - 16);
+                name &= a;
+                numeric &= b;
+            }
+            return (name == 0xFFFF, numeric == 0xFFFF);
+        }
+    }
+    let c = classes_of(s);
+    (c & HOSTNAME != 0, c & NUMERIC != 0)
+}
+
+/// True when `v` is a Call-ID: `word [ "@" word ]` (RFC 3261 §25.1), i.e. non-empty, only
+/// `word` characters and at most one '@', neither first nor last.
+///
+/// On x86_64, 16 bytes at a time with SSE2: the `word` characters are exactly the visible
+/// ASCII bytes (0x21..=0x7E) other than `# $ & , ; = ^ |` and '@', which is counted.
+#[inline]
+pub(crate) fn is_call_id(v: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (v.first(), v.last()) else {
+        return false;
+    };
+    if first == b'@' || last == b'@' {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if v.len() >= 16 {
+        use std::arch::x86_64::{
+            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
+            _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is always available on x86_64. Every load reads 16 bytes starting
+        // at `i` with `i + 16 <= v.len()`, or at `v.len() - 16` (v.len() >= 16 here), so
+        // all reads stay inside `v`; `_mm_loadu_si128` has no alignment requirement.
+        unsafe {
+            // (bytes that are `word` characters or '@', bytes that are '@') as bit masks.
+            let block = |at: usize| -> (u32, u32) {
+                let x = _mm_loadu_si128(v.as_ptr().add(at).cast::<__m128i>());
+                let eq = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+                // Signed compares: bytes >= 0x80 are negative, so not > 0x20.
+                let visible = _mm_and_si128(
+                    _mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)),
+                    _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)),
+                );
+                let excluded = _mm_or_si128(
+                    _mm_or_si128(
+                        _mm_or_si128(eq(b'#'), eq(b'$')),
+                        _mm_or_si128(eq(b'&'), eq(b',')),
+                    ),
+                    _mm_or_si128(
+                        _mm_or_si128(eq(b';'), eq(b'=')),
+                        _mm_or_si128(eq(b'^'), eq(b'|')),
+                    ),
+                );
+                let ok = _mm_movemask_epi8(visible) as u32 & !(_mm_movemask_epi8(excluded) as u32);
+                (ok & 0xFFFF, _mm_movemask_epi8(eq(b'@')) as u32)
+            };
+            let mut ats = 0;
+            let mut i = 0;
+            while i + 16 <= v.len() {
+                let (ok, at) = block(i);
+                if ok != 0xFFFF {
+                    return false;
+                }
+                ats += at.count_ones();
+                i += 16;
+            }
+            if i < v.len() {
+                // Overlapping last block: only the bytes from `i` on are new.
+                let base = v.len() - 16;
+                let keep = (0xFFFFu32 << (i - base)) & 0xFFFF;
+                let (ok, at) = block(base);
+                if ok & keep != keep {
+                    return false;
+                }
+                ats += (at & keep).count_ones();
+            }
+            return ats <= 1;
+        }
+    }
+    // One branch-free pass: the classes every byte shares, and the number of '@'.
+    let (classes, ats) = v.iter().fold((u16::MAX, 0u32), |(c, n), &b| {
+        (c & CLASS[b as usize], n + u32::from(b == b'@'))
+    });
+    classes & CALLID != 0 && ats <= 1
 }
 
 /// Index of the first `needle` in `s`: [`find_byte`] from the start. Header values and
@@ -448,41 +645,84 @@ pub(crate) fn check_params(s: &[u8]) -> bool {
 /// case-insensitive) the way [`Params::get`] does: `Some(None)` when present without a
 /// value, `None` when absent (always `None` for an empty `want`). `Err` on bad syntax.
 #[allow(clippy::type_complexity)]
+#[inline]
 pub(crate) fn check_params_find<'a>(
     s: &'a [u8],
     want: &[u8],
 ) -> Result<Option<Option<&'a [u8]>>, ()> {
+    params_find::<false>(s, want)
+}
+
+/// [`check_params_find`] over the parameters of the first element of a comma-separated
+/// list (a Via value): stops at the first comma outside a quoted string, as if the list
+/// had been cut there with [`next_comma`] (a `<` is a syntax error either way), so the
+/// value is read once.
+#[allow(clippy::type_complexity)]
+#[inline]
+pub(crate) fn check_params_find_until_comma<'a>(
+    s: &'a [u8],
+    want: &[u8],
+) -> Result<Option<Option<&'a [u8]>>, ()> {
+    params_find::<true>(s, want)
+}
+
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+fn params_find<'a, const UNTIL_COMMA: bool>(
+    s: &'a [u8],
+    want: &[u8],
+) -> Result<Option<Option<&'a [u8]>>, ()> {
+    // Index-based: one bounds-checked read per byte, no sub-slice per step. White space is
+    // rare here, so each skip is usually one failed test.
+    let n = s.len();
+    let skip_ws = |mut i: usize| {
+        while i < n && is(s[i], WS) {
+            i += 1;
+        }
+        i
+    };
+    // `want` is lower-case letters (callers pass "tag", "branch"), and a name is a token:
+    // for those `b | 0x20 == w` is exactly a case-insensitive match.
+    debug_assert!(want.iter().all(u8::is_ascii_lowercase));
     let mut found = None;
-    let mut s = trim_start(s);
-    while !s.is_empty() {
-        if s[0] != b';' {
+    let mut i = skip_ws(0);
+    while i < n {
+        if s[i] != b';' {
+            if UNTIL_COMMA && s[i] == b',' {
+                break;
+            }
             return Err(());
         }
-        s = trim_start(&s[1..]);
-        let n = span(s, TOKEN);
-        if n == 0 {
+        i = skip_ws(i + 1);
+        let name_start = i;
+        i += span(&s[i..], TOKEN);
+        if i == name_start {
             return Err(());
         }
-        let name = &s[..n];
-        s = trim_start(&s[n..]);
+        let name = &s[name_start..i];
+        i = skip_ws(i);
         let mut value = None;
-        if s.first() == Some(&b'=') {
-            s = trim_start(&s[1..]);
-            let v = match s.first() {
-                Some(b'"') => quoted_end(s).ok_or(())?,
-                Some(b'[') => match s.iter().position(|&b| b == b']') {
-                    Some(e) if all(&s[1..e], HOST) => e + 1,
+        if i < n && s[i] == b'=' {
+            i = skip_ws(i + 1);
+            let v = match s.get(i) {
+                Some(b'"') => quoted_end(&s[i..]).ok_or(())?,
+                Some(b'[') => match find(&s[i..], b']') {
+                    Some(e) if all(&s[i + 1..i + e], HOST) => e + 1,
                     _ => return Err(()),
                 },
-                _ => span(s, TOKEN),
+                _ => span_long(&s[i..], TOKEN),
             };
             if v == 0 {
                 return Err(());
             }
-            value = Some(&s[..v]);
-            s = trim_start(&s[v..]);
+            value = Some(&s[i..i + v]);
+            i = skip_ws(i + v);
         }
-        if found.is_none() && !want.is_empty() && name.eq_ignore_ascii_case(want) {
+        if found.is_none()
+            && !want.is_empty()
+            && name.len() == want.len()
+            && name.iter().zip(want).all(|(&b, &w)| b | 0x20 == w)
+        {
             found = Some(value);
         }
     }
@@ -544,6 +784,74 @@ mod tests {
             );
         }
         assert_eq!(check_params_find(b";tag=a;;", b"tag"), Err(()));
+    }
+
+    #[test]
+    fn uri_visible_check_agrees_with_the_byte_class() {
+        for len in [1usize, 15, 16, 17, 31, 32, 33, 40] {
+            for pos in [0, len / 2, len - 1] {
+                for b in 0..=255u8 {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b;
+                    assert_eq!(
+                        all_uri_visible(&v),
+                        all(&v, URI_VISIBLE),
+                        "len {len} pos {pos} byte {b}"
+                    );
+                }
+            }
+        }
+        assert!(all_uri_visible(b""));
+    }
+
+    #[test]
+    fn host_classes_agree_with_the_byte_classes() {
+        for len in [1usize, 15, 16, 17, 31, 32, 33, 40] {
+            for pos in [0, len / 2, len - 1] {
+                for fill in [b'a', b'7'] {
+                    for b in 0..=255u8 {
+                        let mut v = vec![fill; len];
+                        v[pos] = b;
+                        let c = classes_of(&v);
+                        assert_eq!(
+                            host_classes(&v),
+                            (c & HOSTNAME != 0, c & NUMERIC != 0),
+                            "len {len} pos {pos} fill {fill} byte {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn call_id_check_agrees_with_the_byte_classes() {
+        let slow = |v: &[u8]| {
+            !v.is_empty()
+                && v.iter().all(|&b| is(b, CALLID))
+                && v.iter().filter(|&&b| b == b'@').count() <= 1
+                && v[0] != b'@'
+                && v[v.len() - 1] != b'@'
+        };
+        // Every byte value at several positions of short and long (SIMD) values.
+        for len in [1usize, 5, 15, 16, 17, 31, 32, 33, 40] {
+            for pos in [0, len / 2, len - 1] {
+                for b in 0..=255u8 {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b;
+                    assert_eq!(is_call_id(&v), slow(&v), "len {len} pos {pos} byte {b}");
+                    if len > 2 {
+                        // A second '@' anywhere else.
+                        let other = if pos == 1 { 2 } else { 1 };
+                        v[other] = b'@';
+                        assert_eq!(is_call_id(&v), slow(&v), "len {len} pos {pos} byte {b} @");
+                    }
+                }
+            }
+        }
+        assert!(is_call_id(b"a84b4c76e66710@pc33.atlanta.example.com"));
+        assert!(!is_call_id(b"a84b4c76e66710@pc33@atlanta.example.com"));
+        assert!(!is_call_id(b""));
     }
 
     #[test]

@@ -48,12 +48,12 @@ impl<'a> Host<'a> {
                 && inner.contains(&b':');
             return ok.then_some(Host::Ipv6(inner));
         }
-        // One branch-free pass: host-name characters only, and whether all are digits/dots.
-        let classes = scan::classes_of(s);
-        if classes & scan::HOSTNAME == 0 {
+        // One pass: host-name characters only, and whether all are digits/dots.
+        let (name, numeric) = scan::host_classes(s);
+        if !name {
             return None;
         }
-        if classes & scan::NUMERIC != 0 {
+        if numeric {
             // All digits and dots: an IPv4 address or nothing (RFC 3261 toplabel starts
             // with a letter).
             return parse_ipv4(s).map(Host::Ipv4);
@@ -296,12 +296,15 @@ impl<'a> Uri<'a> {
     /// [`Message::request_uri_parsed`](super::Message::request_uri_parsed) and
     /// [`validate_request`](super::validate_request).
     pub(crate) fn looks_like_request_uri(s: &[u8]) -> bool {
-        let Some(colon) = s.iter().position(|&b| b == b':') else {
-            return false;
+        // `sip:` (any case) is a valid scheme and holds the first ':'; others are checked.
+        let colon = match s.first_chunk::<4>() {
+            Some(p) if p[3] == b':' && p[..3].eq_ignore_ascii_case(b"sip") => 3,
+            _ => match s.iter().position(|&b| b == b':') {
+                Some(c) if scheme_ok(&s[..c]) => c,
+                _ => return false,
+            },
         };
-        scheme_ok(&s[..colon])
-            && colon + 1 < s.len()
-            && scan::all(&s[colon + 1..], scan::URI_VISIBLE)
+        colon + 1 < s.len() && scan::all_uri_visible(&s[colon + 1..])
     }
 
     /// True for `sip:` and `sips:` URIs.
