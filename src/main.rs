@@ -64,7 +64,12 @@ fn main() -> ExitCode {
         Command::Check { config } => check(config),
         Command::Table { command } => run_table(command),
         Command::User { command } => run_user(command),
-        Command::Load(args) => run_load(args),
+        Command::Load(args) => {
+            // The generator's latency figures must not include huge-page fault stalls of its
+            // own (see runtime::huge_pages); nothing to configure here.
+            let _ = ringlet::runtime::huge_pages::disable();
+            run_load(args)
+        }
         Command::Tune(args) => run_tune(args),
     }
 }
@@ -138,6 +143,14 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     if let Err(e) = runtime::signals::SignalWaiter::install() {
         eprintln!("ringlet: cannot block signals: {e}");
         return ExitCode::FAILURE;
+    }
+    if !config.runtime.transparent_huge_pages {
+        // Before the tables, the registrar and the workers allocate (see runtime::huge_pages).
+        if let Err(e) = runtime::huge_pages::disable() {
+            log::warn(format_args!(
+                "cannot turn transparent huge pages off ({e}); workers may stall on huge-page faults"
+            ));
+        }
     }
     let rt = RuntimeConfig::from_config(&config);
     let drain = Duration::from_millis(config.runtime.drain_ms);

@@ -85,6 +85,11 @@ pub struct RuntimeSection {
     /// Timer wake-ups rounded up to this grid in milliseconds, so that timers due close
     /// together share one wake-up (SIP timers are hundreds of ms). 0 = exact.
     pub timer_slack_ms: u32,
+    /// Let the allocator back the heap with transparent huge pages. Off by default: a
+    /// huge-page fault zeroes (and on a VM may first fault in from the host) 2 MiB at once,
+    /// which stalled workers for 50-150 ms and set the latency tail (p99 set-up 25-90 ms
+    /// against 0.7-0.9 ms without, benches/results/cpu_per_call.md).
+    pub transparent_huge_pages: bool,
 }
 
 /// `[sockets]`: kernel socket options.
@@ -171,6 +176,7 @@ impl Default for RuntimeSection {
             handoff_queue: 4096,
             coalesce_us: 200,
             timer_slack_ms: 10,
+            transparent_huge_pages: false,
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod affinity;
 mod buf_ring;
 pub mod counters;
 mod handoff;
+pub mod huge_pages;
 pub mod log;
 mod poll;
 pub mod signals;
