@@ -289,8 +289,8 @@ impl UringWorker {
     /// the sends and posts whatever already arrived; if anything besides the sends' own
     /// completions is there, the turn goes on without sleeping. Otherwise the wait asks
     /// for a whole batch of completions but settles for whatever has arrived once
-    /// `coalesce_us` have passed since it began; when nothing at all has arrived by then, the first completion ends
-    /// it at once. So an idle worker answers its first datagram without delay, and a busy
+    /// `coalesce_us` have passed since it began; when nothing at all has arrived by then,
+    /// the first completion ends it at once. So an idle worker answers its first datagram without delay, and a busy
     /// one takes a turn (a context switch) per window instead of per datagram or two:
     ///
     /// ```text
@@ -304,7 +304,7 @@ impl UringWorker {
         deadline: Option<Instant>,
         draining: bool,
     ) -> io::Result<()> {
-        let mut queued = std::mem::take(&mut self.sends_queued) as u32;
+        let queued = std::mem::take(&mut self.sends_queued) as u32;
         let coalesce = self.coalesce_us > 0 && !draining;
         if coalesce {
             // Before sleeping: submit the sends and let the kernel post what is already
@@ -350,12 +350,12 @@ impl UringWorker {
                 // Something besides our sends is there already: no wait at all.
                 return Ok(());
             }
-            queued = 0;
         }
         let want = if draining {
             1
         } else if coalesce {
-            queued.saturating_add(self.coalesce_want)
+            // The sends' completions were taken off above.
+            self.coalesce_want
         } else {
             1 + queued
         };
