@@ -8,12 +8,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
-use crate::sip::{Credentials, HeaderName, Message, RPort, Uri, Via};
+use crate::sip::{push_decimal, push_ip, Credentials, HeaderName, Message, RPort, Uri, Via};
 
 use super::locality::{host_ip, Locality};
-use super::splice::{
-    is_ipv4_text, put_ip, put_socket_addr, put_u64, span_in, split_commas, EditList,
-};
+use super::splice::{is_ipv4_text, put_socket_addr, span_in, split_commas, EditList};
 use super::stateful::DialogFields;
 
 /// RFC 3261 §16.6 step 3: the Max-Forwards a proxy inserts when the request has none.
@@ -202,7 +200,7 @@ pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: 
             let r = span_in(data, name);
             edits.replace_with(r, |t| {
                 t.extend_from_slice(b"rport=");
-                put_u64(t, u64::from(src.port()));
+                push_decimal(t, u64::from(src.port()));
             });
         }
     }
@@ -216,7 +214,7 @@ pub(crate) fn top_via_edits(data: &[u8], via: &Via<'_>, src: SocketAddr, edits: 
         let end = span_in(data, via.raw).end;
         edits.insert_with(end, |t| {
             t.extend_from_slice(b";received=");
-            put_ip(t, src.ip());
+            push_ip(t, src.ip());
         });
     }
 }
@@ -386,12 +384,12 @@ pub(crate) fn write_forwarded_request(
             .flatten()
             .unwrap_or(DEFAULT_MAX_FORWARDS);
         edits.replace_with(span_in(data, value), |t| {
-            put_u64(t, u64::from(mf.saturating_sub(1)));
+            push_decimal(t, u64::from(mf.saturating_sub(1)));
         });
     } else {
         edits.insert_with(top, |t| {
             t.extend_from_slice(b"Max-Forwards: ");
-            put_u64(t, u64::from(DEFAULT_MAX_FORWARDS));
+            push_decimal(t, u64::from(DEFAULT_MAX_FORWARDS));
             t.extend_from_slice(b"\r\n");
         });
     }
@@ -585,7 +583,7 @@ pub(crate) fn write_local_response(
 /// `SIP/2.0 <code> <reason>` and CRLF.
 fn put_status_line(out: &mut Vec<u8>, code: u16, reason: &str) {
     out.extend_from_slice(b"SIP/2.0 ");
-    put_u64(out, u64::from(code));
+    push_decimal(out, u64::from(code));
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -627,7 +625,7 @@ pub(crate) fn write_cancel_or_ack(
     }
     let seq = fwd.cseq().map(|c| c.seq).unwrap_or(0);
     out.extend_from_slice(b"CSeq: ");
-    put_u64(out, u64::from(seq));
+    push_decimal(out, u64::from(seq));
     out.push(b' ');
     out.extend_from_slice(method);
     out.extend_from_slice(b"\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");

@@ -12,6 +12,7 @@
 //! Invariants: edit ranges lie inside `src` and do not overlap (an insertion is an empty
 //! range); edits at the same position are written in the order they were added.
 
+use crate::sip::{push_decimal, push_ip};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
@@ -80,21 +81,6 @@ impl EditList {
 
 // ---- number and address writers (no `core::fmt` on the hot path) --------------------------
 
-/// Append `n` in decimal.
-pub(crate) fn put_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 /// Fill `out` with the low `4 * out.len()` bits of `v` in lower-case hex.
 pub(crate) fn hex_into(out: &mut [u8], mut v: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -104,53 +90,20 @@ pub(crate) fn hex_into(out: &mut [u8], mut v: u64) {
     }
 }
 
-/// Append an IP address as text (IPv6 without brackets, RFC 5952 form via std).
-pub(crate) fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            // Written on the stack, appended once.
-            let mut buf = [0u8; 15];
-            let mut n = 0;
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                if o >= 100 {
-                    buf[n] = b'0' + o / 100;
-                    n += 1;
-                }
-                if o >= 10 {
-                    buf[n] = b'0' + o / 10 % 10;
-                    n += 1;
-                }
-                buf[n] = b'0' + o % 10;
-                n += 1;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-        // Rare on this proxy's paths; std's formatter gets the compression rules right.
-        IpAddr::V6(v6) => {
-            use std::io::Write as _;
-            let _ = write!(out, "{v6}");
-        }
-    }
-}
-
 /// Append `host:port` as a Via sent-by or URI hostport (IPv6 in brackets).
 pub(crate) fn put_socket_addr(out: &mut Vec<u8>, a: SocketAddr) {
     if a.is_ipv6() {
         out.push(b'[');
-        put_ip(out, a.ip());
+        push_ip(out, a.ip());
         out.push(b']');
     } else {
-        put_ip(out, a.ip());
+        push_ip(out, a.ip());
     }
     out.push(b':');
-    put_u64(out, u64::from(a.port()));
+    push_decimal(out, u64::from(a.port()));
 }
 
-/// True when `text` is exactly how [`put_ip`] writes the IPv4 address `ip` (the usual case
+/// True when `text` is exactly how [`push_ip`] writes the IPv4 address `ip` (the usual case
 /// of a sent-by that matches the packet source: no parsing needed to know). False for
 /// IPv6 and for any other spelling (the caller then parses).
 pub(crate) fn is_ipv4_text(text: &[u8], ip: IpAddr) -> bool {
@@ -267,11 +220,6 @@ mod tests {
 
     #[test]
     fn writers_match_std_formatting() {
-        for n in [0u64, 7, 10, 99, 100, 65535, u64::MAX] {
-            let mut v = Vec::new();
-            put_u64(&mut v, n);
-            assert_eq!(v, n.to_string().as_bytes());
-        }
         let mut v = [0u8; 12];
         hex_into(&mut v[..8], 0xdead_beef);
         hex_into(&mut v[8..], 0x1f);

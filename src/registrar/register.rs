@@ -29,6 +29,7 @@ use super::config::RegistrarConfig;
 use super::location::{ApplyError, ContactSet, ContactUpdate, LocationTable, RegisterChange};
 use super::sip_date::write_sip_date;
 use crate::endpoint::ListenerId;
+use crate::sip::push_decimal;
 
 /// Contacts one REGISTER may carry; more gets 400 (real UAs send one to three).
 pub const MAX_REQUEST_CONTACTS: usize = 32;
@@ -361,15 +362,13 @@ impl RegisterOutcome {
 
     /// One Contact per current binding: `<uri>;expires=N[;q=0.x]` (RFC 3261 §10.3 step 8).
     fn contacts_from_bindings(&mut self) {
-        let mut buf = itoa_buf();
         for i in 0..self.bindings.len() {
             let Some(b) = self.bindings.get(i) else { break };
             let start = self.values.len();
             self.values.push(b'<');
             self.values.extend_from_slice(b.contact());
             self.values.extend_from_slice(b">;expires=");
-            self.values
-                .extend_from_slice(fmt_u32(b.expires_in(), &mut buf));
+            push_decimal(&mut self.values, u64::from(b.expires_in()));
             if b.q() != DEFAULT_Q {
                 self.values.extend_from_slice(b";q=");
                 write_q(b.q(), &mut self.values);
@@ -477,9 +476,8 @@ impl Registrar {
                 Granted::Seconds(s) => s,
                 Granted::TooBrief => {
                     // RFC 3261 §10.3 step 7 / §20.23: tell the UA the least we accept.
-                    let mut buf = itoa_buf();
-                    let min = fmt_u32(self.policy.min, &mut buf);
-                    out.header(ResponseHeader::MinExpires, min);
+                    let min = u64::from(self.policy.min);
+                    out.header_with(ResponseHeader::MinExpires, |v| push_decimal(v, min));
                     return out.answer(423, "Interval Too Brief");
                 }
             };
@@ -572,22 +570,6 @@ pub fn write_q(q: QValue, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits[..keep.max(1)]);
 }
 
-fn itoa_buf() -> [u8; 10] {
-    [0; 10]
-}
-
-fn fmt_u32(mut v: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,8 +604,5 @@ mod tests {
             write_q(q, &mut out);
             assert_eq!(out, s.as_bytes(), "{q}");
         }
-        let mut buf = itoa_buf();
-        assert_eq!(fmt_u32(0, &mut buf), b"0");
-        assert_eq!(fmt_u32(u32::MAX, &mut buf), b"4294967295");
     }
 }

@@ -25,20 +25,20 @@ pub fn disable() -> io::Result<()> {
     }
 }
 
-/// Whether transparent huge pages are disabled for this process.
-pub fn disabled() -> io::Result<bool> {
-    // SAFETY: prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) takes no pointers and only reads a flag.
-    let rc = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc == 1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether transparent huge pages are disabled for this process.
+    fn disabled() -> io::Result<bool> {
+        // SAFETY: prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) takes no pointers and only reads a flag.
+        let rc = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc == 1)
+        }
+    }
 
     #[test]
     fn disable_sets_the_process_flag() {

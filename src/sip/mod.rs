@@ -82,4 +82,5 @@ pub use scan::{unquote, Params};
 pub use uri::{uri_eq, BadUri, Host, Scheme, Uri};
 pub use validate::{check_proxy_require, validate_request, validate_response, Rejection};
 pub use via::{BadVia, RPort, Transport, Via, BRANCH_MAGIC_COOKIE};
+pub(crate) use writer::{push_decimal, push_ip};
 pub use writer::{Edits, NewVia, WriteError, MAX_EDITS};

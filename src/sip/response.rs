@@ -7,7 +7,7 @@
 
 use super::header::{HeaderId, HeaderName};
 use super::message::Message;
-use super::writer::{push_u32, WriteError};
+use super::writer::{push_decimal, WriteError};
 
 /// What to answer. Build with [`Reply::new`] and the `with_*` methods.
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +65,7 @@ pub fn write_response(
     let start = out.len();
     out.reserve(512 + reply.body.len());
     out.extend_from_slice(b"SIP/2.0 ");
-    push_u32(out, u32::from(reply.status));
+    push_decimal(out, u64::from(reply.status));
     out.push(b' ');
     out.extend_from_slice(reply.reason);
     out.extend_from_slice(b"\r\n");
@@ -109,7 +109,7 @@ pub fn write_response(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"Content-Length: ");
-    push_u32(out, reply.body.len() as u32);
+    push_decimal(out, reply.body.len() as u64);
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(reply.body);
     Ok(out.len() - start)

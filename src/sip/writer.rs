@@ -508,9 +508,11 @@ fn same_name(msg: &Message<'_>, i: usize, name: &HeaderName<'_>) -> bool {
     }
 }
 
-/// Appends a decimal number without going through `fmt`.
-pub(crate) fn push_u32(out: &mut Vec<u8>, mut v: u32) {
-    let mut tmp = [0u8; 10];
+// ---- number and address writers: the one set the crate uses, no `core::fmt` ----------
+
+/// Appends `v` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
+    let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     loop {
         i -= 1;
@@ -523,19 +525,34 @@ pub(crate) fn push_u32(out: &mut Vec<u8>, mut v: u32) {
     out.extend_from_slice(&tmp[i..]);
 }
 
+/// Appends an IP address as text (IPv6 without brackets, in std's RFC 5952 form).
 pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            let o = v4.octets();
-            for (k, b) in o.iter().enumerate() {
-                if k > 0 {
-                    out.push(b'.');
+            // Written on the stack, appended once.
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
                 }
-                push_u32(out, u32::from(*b));
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    buf[n] = b'0' + o / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                n += 1;
             }
+            out.extend_from_slice(&buf[..n]);
         }
+        // Rare on the proxy's paths; std's formatter gets the compression rules right.
         IpAddr::V6(v6) => {
-            use std::io::Write;
+            use std::io::Write as _;
             // Writing into a Vec cannot fail.
             let _ = write!(out, "{v6}");
         }
@@ -553,7 +570,7 @@ fn emit(out: &mut Vec<u8>, piece: &Piece<'_>, body: &[u8]) {
             out.extend_from_slice(v.host);
             if let Some(p) = v.port {
                 out.push(b':');
-                push_u32(out, u32::from(p));
+                push_decimal(out, u64::from(p));
             }
             out.extend_from_slice(b";branch=");
             out.extend_from_slice(v.branch);
@@ -568,9 +585,9 @@ fn emit(out: &mut Vec<u8>, piece: &Piece<'_>, body: &[u8]) {
         }
         Piece::RPortValue(p) => {
             out.push(b'=');
-            push_u32(out, u32::from(p));
+            push_decimal(out, u64::from(p));
         }
-        Piece::Number(n) => push_u32(out, n),
+        Piece::Number(n) => push_decimal(out, u64::from(n)),
         Piece::Line(name, value) => {
             out.extend_from_slice(name);
             out.extend_from_slice(b": ");
@@ -582,10 +599,10 @@ fn emit(out: &mut Vec<u8>, piece: &Piece<'_>, body: &[u8]) {
             out.extend_from_slice(uri);
             out.extend_from_slice(b">\r\n");
         }
-        Piece::ContentLengthValue => push_u32(out, body.len() as u32),
+        Piece::ContentLengthValue => push_decimal(out, body.len() as u64),
         Piece::ContentLengthLine => {
             out.extend_from_slice(b"Content-Length: ");
-            push_u32(out, body.len() as u32);
+            push_decimal(out, body.len() as u64);
             out.extend_from_slice(b"\r\n");
         }
         Piece::Body => out.extend_from_slice(body),
@@ -595,6 +612,27 @@ fn emit(out: &mut Vec<u8>, piece: &Piece<'_>, body: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn number_and_address_writers_match_std_formatting() {
+        for n in [0u64, 7, 10, 99, 100, 65535, u64::from(u32::MAX), u64::MAX] {
+            let mut v = Vec::new();
+            push_decimal(&mut v, n);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
+        for a in [
+            "127.0.0.1",
+            "0.10.200.255",
+            "9.99.100.1",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            let mut v = Vec::new();
+            push_ip(&mut v, ip);
+            assert_eq!(v, a.as_bytes());
+        }
+    }
     use crate::sip::{parse, HeaderName};
 
     const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
