@@ -12,7 +12,7 @@
 #      from before [registrar] db_path) PERF=file (perf record -g the proxy; PERF_FREQ Hz,
 #      2000) PERF=x PSTAT=file (perf stat of syscalls, context switches, hrtimers, page
 #      faults instead) SHOWOUT=1 GEN=sipp (sipp UAC and UAS instead of `ringlet load`,
-#      calls only)
+#      calls only; WARM=s runs the load that long, unmeasured, first)
 set -euo pipefail
 SIDE=$1
 RINGLET=${RINGLET:-target/release/ringlet}
@@ -46,6 +46,7 @@ log_level = "info"
 workers = ${WORKERS:-1}
 cores = "none"
 coalesce_us = ${COALESCE_US:-200}
+transparent_huge_pages = ${THP:-false}
 [files]
 table = "$tmp/ringlet.table"
 $(if [ -n "${OLDCFG:-}" ]; then echo "registrations = \"$tmp/registrations.db\""; else printf '[registrar]\ndb_path = "%s"' "$tmp/registrations.db"; fi)
@@ -83,11 +84,19 @@ if [ "${GEN:-ringlet}" = sipp ]; then
   # sipp as UAC and UAS (tests/sipp/load_uac.xml, load_uas.xml: INVITE, 100, 180, 200,
   # ACK, 100 ms hold, BYE, 200), RATE calls/s for DUR seconds.
   [ "$SCEN" = call ] || { echo "GEN=sipp: calls only" >&2; exit 2; }
-  n=$((RATE * DUR))
-  timeout $((DUR + 60)) sipp -sf "$ROOT/tests/sipp/load_uas.xml" -i 127.0.0.1 -p "$UAS" -m "$n" -nostdin \
+  n=$((RATE * DUR)); warm=${WARM:-0}
+  timeout $((DUR + warm + 60)) sipp -sf "$ROOT/tests/sipp/load_uas.xml" -i 127.0.0.1 -p "$UAS" -m $((n + RATE * warm)) -nostdin \
     -trace_stat -stf "$tmp/uas.csv" > "$tmp/uas.out" 2>&1 &
   uaspid=$!
   sleep 0.5
+  if [ "$warm" -gt 0 ]; then
+    # Steady state: finished transactions linger 32 s (Timer J/L; Kamailio's wait timer is
+    # 5 s), so the first 32 s fill tables and heaps that later calls reuse. WARM=35 runs the
+    # same load that long, unmeasured, before the measured DUR seconds.
+    timeout $((warm + 60)) sipp -sf "$ROOT/tests/sipp/load_uac.xml" -i 127.0.0.1 -p $((UAS + 1)) \
+      -rsa "127.0.0.1:$PORT" "127.0.0.1:$UAS" -s uas -m $((RATE * warm)) -r "$RATE" -nostdin \
+      > "$tmp/warm.out" 2>&1 || true
+  fi
   before=$(cpu_ns)
   timeout $((DUR + 60)) sipp -sf "$ROOT/tests/sipp/load_uac.xml" -i 127.0.0.1 -p $((UAS + 1)) \
     -rsa "127.0.0.1:$PORT" "127.0.0.1:$UAS" -s uas -m "$n" -r "$RATE" -nostdin \
