@@ -56,6 +56,10 @@
 
 mod digest;
 mod error;
+#[cfg(test)]
+mod field_equivalence;
+#[cfg(test)]
+mod field_reference;
 mod fields;
 mod header;
 mod message;
