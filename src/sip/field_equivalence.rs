@@ -131,6 +131,12 @@ fn name_addr_key(n: &NameAddr<'_>) -> (Option<Span>, UriKey, Span, Option<Span>,
 fn check(v: &[u8]) {
     let show = || format!("{:?}", String::from_utf8_lossy(v));
     assert_eq!(
+        transport_key(&Transport::from_bytes(v)),
+        transport_key(&reference::transport_from_bytes(v)),
+        "Transport::from_bytes {}",
+        show()
+    );
+    assert_eq!(
         Via::parse(v).as_ref().map(via_key),
         reference::via_parse(v).as_ref().map(via_key),
         "Via::parse {}",
@@ -278,6 +284,46 @@ const TYPICAL: &[&str] = &[
     "tel:",
     "tel:+1;a=b",
     "tel:+1%zz",
+    // transports
+    "udp",
+    "Tcp",
+    "tLs",
+    "wss",
+    "Ws",
+    "sctp",
+    "SCTP",
+    "UDP ",
+    "ud",
+    "WSSS",
+    // numeric boundaries
+    "sip:h:65535",
+    "sip:h:65536",
+    "sip:h:0065535",
+    "sip:h:99999999999",
+    "sip:u@h:0",
+    "SIP/2.0/UDP h:65535;rport=65535;ttl=255",
+    "SIP/2.0/UDP h:65536",
+    "SIP/2.0/UDP h:0065535;rport=65536",
+    "SIP/2.0/UDP h:99999999999",
+    "SIP/2.0/UDP h;ttl=0255",
+    "255.255.255.255",
+    "256.1.1.1",
+    "1.256.1.1",
+    "1.1.256.1",
+    "1.2.3.04",
+    "1.2.3.1234",
+    "1234.2.3.4",
+    "1.2.3.4.",
+    "1.2.3",
+    "1.2.3.",
+    "1..3.4",
+    "999.999.999.999",
+    "sip:u@255.255.255.255:5060",
+    "sip:u@1.2.3.4x",
+    "sip:u@1.2.3.4-",
+    "sip:u@1.2.3.4.example.com",
+    "sip:u@1example.com",
+    "SIP/2.0/UDP 10.0.0.1.5060",
 ];
 
 /// The bytes that matter to the grammars, for the mutations.
@@ -416,7 +462,7 @@ fn host() -> impl Strategy<Value = String> {
 fn generated() -> impl Strategy<Value = String> {
     (
         host(),
-        proptest::option::of(any::<u16>()),
+        proptest::option::of(0..100_000u32),
         token(),
         "[a-z][a-z0-9._-]{0,12}",
         0..6usize,
