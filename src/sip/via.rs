@@ -113,6 +113,15 @@ fn token(s: &[u8]) -> Result<(&[u8], &[u8]), BadVia> {
     Ok((&s[..n], &s[n..]))
 }
 
+/// The index of the first byte of `s` at or after `i` that is not LWS (or `s.len()`).
+#[inline(always)]
+fn ws_from(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && scan::is(s[i], WS) {
+        i += 1;
+    }
+    i
+}
+
 /// `"SIP" SLASH "2.0" SLASH` with LWS allowed around the slashes (RFC 4475 wsinv): the
 /// index after it and the LWS that follows.
 #[cold]
@@ -139,12 +148,7 @@ impl<'a> Via<'a> {
     #[inline]
     pub fn parse(raw: &'a [u8]) -> Result<Via<'a>, BadVia> {
         let n = raw.len();
-        let ws = |mut i: usize| {
-            while i < n && scan::is(raw[i], WS) {
-                i += 1;
-            }
-            i
-        };
+        let ws = |i: usize| ws_from(raw, i);
         let mut i = match raw.first_chunk::<8>() {
             Some(p) if u64::from_le_bytes(*p) | 0x20_2020 == u64::from_le_bytes(*b"sip/2.0/") => {
                 ws(8)
