@@ -136,7 +136,7 @@ impl<'a> NameAddrParts<'a> {
     /// so it is only looked for once the URI is refused.
     #[inline]
     pub(crate) fn parse_uri(&self) -> Result<Uri<'a>, BadNameAddr> {
-        Uri::parse(self.uri).map_err(|_| {
+        Uri::parse_in_place(self.uri).map_err(|_| {
             if self.angle && self.uri.iter().any(|&b| scan::is(b, WS)) {
                 BadNameAddr::Syntax
             } else {

@@ -224,6 +224,13 @@ impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding `<>` and no LWS).
     #[inline]
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, BadUri> {
+        Self::parse_in_place(s)
+    }
+
+    /// [`Uri::parse`] inlined into its caller, so that a caller embedding the `Uri` in a
+    /// larger result (`NameAddr::parse`) has it built in place rather than copied.
+    #[inline(always)]
+    pub(crate) fn parse_in_place(s: &'a [u8]) -> Result<Uri<'a>, BadUri> {
         // `sip:` / `sips:` in any case, read as one word: the first ':' is then the one
         // after the scheme, as below.
         if let Some(p) = s.first_chunk::<4>() {
@@ -318,7 +325,7 @@ impl<'a> Uri<'a> {
     ///
     /// `rest` is `raw[after_colon..]`. The components are kept in locals
     /// and the `Uri` is built once at the end (no 160-byte copy per step).
-    #[inline]
+    #[inline(always)]
     fn parse_sip(scheme: Scheme<'a>, raw: &'a [u8], after_colon: usize) -> Result<Uri<'a>, BadUri> {
         let rest = &raw[after_colon..];
         let n = rest.len();

@@ -24,6 +24,7 @@ pub enum Transport<'a> {
 }
 
 impl<'a> Transport<'a> {
+    #[inline]
     pub fn from_bytes(b: &'a [u8]) -> Transport<'a> {
         // By length first: one comparison for the common names.
         match b.len() {
