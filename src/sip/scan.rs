@@ -169,20 +169,7 @@ static URI_CLASS: [u8; 256] = build_uri_classes();
 /// and every `%` in it starts a valid escape.
 #[inline(always)]
 pub(crate) fn span_escaped(s: &[u8], mut i: usize, class: u8) -> Result<usize, ()> {
-    debug_assert!(class.is_power_of_two());
     loop {
-        // Eight bytes a step while they all belong (`class` is one bit, so the AND of
-        // their classes has it iff each has), then byte by byte.
-        while let Some(c) = s.get(i..i + 8) {
-            if c.iter()
-                .fold(u8::MAX, |acc, &b| acc & URI_CLASS[b as usize])
-                & class
-                == 0
-            {
-                break;
-            }
-            i += 8;
-        }
         while i < s.len() && URI_CLASS[s[i] as usize] & class != 0 {
             i += 1;
         }
