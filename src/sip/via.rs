@@ -114,6 +114,18 @@ fn token(s: &[u8]) -> Result<(&[u8], &[u8]), BadVia> {
     Ok((&s[..n], &s[n..]))
 }
 
+/// `w` (eight bytes) is `;branch=` with the name in any case.
+#[inline(always)]
+fn is_branch_eq(w: &[u8]) -> bool {
+    // Bytes 1 to 6 are letters: OR-ing 0x20 lower-cases exactly 'A'-'Z' among the bytes
+    // that can then equal a lower-case letter; ';' and '=' are compared as they are.
+    const MASK: u64 = 0x0020_2020_2020_2000;
+    match w.first_chunk::<8>() {
+        Some(c) => u64::from_le_bytes(*c) | MASK == u64::from_le_bytes(*b";branch="),
+        None => false,
+    }
+}
+
 /// The index of the first byte of `s` at or after `i` that is not LWS (or `s.len()`).
 /// LWS is rare inside a Via, so only the first byte is tested inline: a loop inlined at
 /// each of the parser's dozen LWS points costs more in register spills than it saves.
@@ -228,11 +240,19 @@ impl<'a> Via<'a> {
             if raw[i] != b';' {
                 return Err(BadVia);
             }
-            i = ws(i + 1);
-            let name_start = i;
-            i += scan::span(&raw[i..], TOKEN);
-            if i == name_start {
-                return Err(BadVia);
+            let name_start;
+            if raw.get(i..i + 8).is_some_and(is_branch_eq) {
+                // `;branch=` in any case, read as one word: the same name the token scan
+                // below finds (no LWS, six token bytes, then the '=' it stops at).
+                name_start = i + 1;
+                i += 7;
+            } else {
+                i = ws(i + 1);
+                name_start = i;
+                i += scan::span(&raw[i..], TOKEN);
+                if i == name_start {
+                    return Err(BadVia);
+                }
             }
             let name = &raw[name_start..i];
             i = ws(i);
