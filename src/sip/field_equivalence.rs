@@ -438,6 +438,42 @@ fn fast_parsers_match_the_reference_on_single_mutations_of_rfc4475_values() {
     }
 }
 
+#[test]
+fn fast_parsers_match_the_reference_on_every_short_tail() {
+    // Every tail of up to three bytes from the grammar bytes after the points where the
+    // fast paths decide (scheme, sent-by, port, parameters, display name, tag).
+    const PREFIXES: &[&str] = &[
+        "",
+        "sip:",
+        "sip:a@",
+        "sip:a@1.2.3.4",
+        "sip:h:5",
+        "sip:h;x",
+        "SIP/2.0/UDP ",
+        "SIP/2.0/UDP 1.2.3.4",
+        "SIP/2.0/UDP h:5060;branch",
+        "SIP/2.0/UDP h;rport",
+        "A <sip:a@b>;tag",
+        "<sip:a@b>",
+    ];
+    let alphabet: Vec<u8> = SPECIALS.iter().copied().chain(*b"1b5").collect();
+    let mut v = Vec::new();
+    for p in PREFIXES {
+        for len in 0..=3u32 {
+            for k in 0..alphabet.len().pow(len) {
+                v.clear();
+                v.extend_from_slice(p.as_bytes());
+                let mut k = k;
+                for _ in 0..len {
+                    v.push(alphabet[k % alphabet.len()]);
+                    k /= alphabet.len();
+                }
+                check(&v);
+            }
+        }
+    }
+}
+
 fn seeds() -> Vec<Vec<u8>> {
     let mut s: Vec<Vec<u8>> = TYPICAL.iter().map(|v| v.as_bytes().to_vec()).collect();
     s.extend(rfc4475_values());

@@ -4,6 +4,10 @@
 //! against its character class; escapes (`%XX`) are kept as received and decoded only when
 //! comparing ([`uri_eq`], RFC 3261 §19.1.4). Other schemes (`http:`, `isbn:`...) are
 //! accepted as `Scheme::Other` with their opaque part, so a proxy can answer 416.
+//!
+//! SIP and SIPS URIs are read in one forward pass (see `parse_sip`), hosts with
+//! `scan_host`; the results are those of the previous multi-pass parser, kept as the
+//! reference in `field_reference.rs` and compared by the tests in `field_equivalence.rs`.
 
 use std::net::Ipv4Addr;
 

@@ -4,6 +4,12 @@
 //! sent-protocol and the colon of sent-by may be surrounded by LWS (RFC 4475 wsinv).
 //! Parsing one value reads its parameters once and keeps the ones a proxy needs (branch,
 //! received, rport, maddr, ttl); the rest stay reachable through [`Via::params`].
+//!
+//! [`Via::parse`] reads the value once, front to back, by index: the common unspaced
+//! `SIP/2.0/` and `;branch=` as 8-byte words, the sent-by host classified while it is
+//! spanned. Its results are those of the previous, step-by-step parser, kept as the
+//! reference in `field_reference.rs` and compared on every input kind by the tests in
+//! `field_equivalence.rs`: change both or neither.
 
 use super::scan::{self, Params, TOKEN, WS};
 use super::uri::{ipv6_reference, scan_host, Host};
@@ -164,7 +170,7 @@ impl<'a> Via<'a> {
     ///
     /// One forward pass over the value by index: `SIP/2.0/` read as one word when written
     /// without LWS, the sent-by host read and classified in one pass
-    /// ([`scan_host`](super::uri::scan_host)), the port accumulated while its digits are
+    /// (`uri::scan_host`), the port accumulated while its digits are
     /// read, and each parameter checked and, when a proxy needs it, kept as it is read.
     #[inline]
     pub fn parse(raw: &'a [u8]) -> Result<Via<'a>, BadVia> {
