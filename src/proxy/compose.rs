@@ -45,23 +45,31 @@ pub(crate) struct RoutePlan<'a> {
     pub removed_ours: bool,
 }
 
-/// Collect the Route values of `msg` into `buf` and decide which go (§16.4).
+/// What the caller has parsed already of a request being forwarded, so that it is not
+/// parsed again (the top Via for received/rport, Max-Forwards to decrement).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ParsedHead<'a> {
+    /// `msg.top_via()`.
+    pub top_via: Via<'a>,
+    /// `msg.max_forwards().ok().flatten()`.
+    pub max_forwards: Option<u8>,
+}
+
+/// Collect the Route values of `msg` into `buf` and decide which go (§16.4). `ruri` is the
+/// Request-URI when the caller has it parsed already (validation did), else it is parsed
+/// here.
 ///
 /// Returns `Err(())` when a Route value does not parse (the caller answers 400).
 pub(crate) fn plan_routes<'a>(
     msg: &Message<'a>,
+    ruri: Option<Uri<'a>>,
     here: &Locality,
     buf: &mut Vec<RouteValue>,
 ) -> Result<RoutePlan<'a>, ()> {
     buf.clear();
     let data = msg.datagram();
-    // Most requests outside a dialog carry no Route: the header index says so without a
-    // walk over every line.
-    let has_route = msg.header(HeaderName::Route).is_some();
-    for h in msg.headers().filter(|_| has_route) {
-        if h.name != HeaderName::Route {
-            continue;
-        }
+    // Only the Route lines are visited (most requests outside a dialog carry none).
+    for h in msg.header_lines(HeaderName::Route) {
         let line = span_in(data, h.line);
         for (i, v) in split_commas(h.value).enumerate() {
             let na = crate::sip::NameAddr::parse(v).map_err(|_| ())?;
@@ -76,7 +84,7 @@ pub(crate) fn plan_routes<'a>(
         }
     }
     let mut plan = RoutePlan {
-        ruri: msg.request_uri_parsed().and_then(Result::ok),
+        ruri: ruri.or_else(|| msg.request_uri_parsed().and_then(Result::ok)),
         ..RoutePlan::default()
     };
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
@@ -337,11 +345,11 @@ pub(crate) fn consumed_credentials(
     }
 }
 
-/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`. `top_via` is the
-/// request's top Via when the caller has it parsed already (else it is parsed here).
+/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`. `parsed` is what the
+/// caller has parsed of the request already (else it is parsed here).
 pub(crate) fn write_forwarded_request(
     msg: &Message<'_>,
-    top_via: Option<&Via<'_>>,
+    parsed: Option<&ParsedHead<'_>>,
     plan: &RoutePlan<'_>,
     spec: &ForwardSpec<'_>,
     edits: &mut EditList,
@@ -368,8 +376,8 @@ pub(crate) fn write_forwarded_request(
         edits.insert_with(top, |t| t.extend_from_slice(rr));
     }
     // received / rport on the previous hop's Via (parsed already by the caller, usually).
-    match top_via {
-        Some(via) => top_via_edits(data, via, spec.src, edits),
+    match parsed {
+        Some(p) => top_via_edits(data, &p.top_via, spec.src, edits),
         None => {
             if let Ok(via) = msg.top_via() {
                 top_via_edits(data, &via, spec.src, edits);
@@ -378,11 +386,11 @@ pub(crate) fn write_forwarded_request(
     }
     // Max-Forwards: decrement, or add 70 (§16.6 step 3).
     if let Some(value) = msg.header(HeaderName::MaxForwards) {
-        let mf = msg
-            .max_forwards()
-            .ok()
-            .flatten()
-            .unwrap_or(DEFAULT_MAX_FORWARDS);
+        let mf = match parsed {
+            Some(p) => p.max_forwards,
+            None => msg.max_forwards().ok().flatten(),
+        }
+        .unwrap_or(DEFAULT_MAX_FORWARDS);
         edits.replace_with(span_in(data, value), |t| {
             push_decimal(t, u64::from(mf.saturating_sub(1)));
         });

@@ -42,7 +42,7 @@ use super::compose::{
     collect_challenges, consumed_credentials, loop_hash, loop_hash_with, plan_routes,
     response_destination, via_destination, write_cancel_or_ack, write_forwarded_request,
     write_local_response, write_request_vias, write_response_upstream, ForwardSpec, ListenerText,
-    RoutePlan, RouteValue,
+    ParsedHead, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -360,7 +360,7 @@ impl<R: Router> StatefulProxy<R> {
         let t = self.table.get_mut(h)?;
         let request = std::mem::take(&mut t.request);
         let result = match sip::parse(&request) {
-            Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
+            Ok(req) => match plan_routes(&req, None, &self.here, &mut self.routes) {
                 Ok(plan) => Some(f(self, &req, &plan)),
                 Err(()) => None,
             },
@@ -385,7 +385,7 @@ impl<R: Router> StatefulProxy<R> {
     fn build_branch_with(
         &mut self,
         req: &Message<'_>,
-        top_via: Option<&sip::Via<'_>>,
+        parsed: Option<&ParsedHead<'_>>,
         plan: &RoutePlan<'_>,
         h: TxHandle,
         fork: usize,
@@ -422,7 +422,7 @@ impl<R: Router> StatefulProxy<R> {
             remove_lines: &self.consumed,
         };
         self.fwd.clear();
-        write_forwarded_request(req, top_via, plan, &spec, &mut self.edits, &mut self.fwd);
+        write_forwarded_request(req, parsed, plan, &spec, &mut self.edits, &mut self.fwd);
         true
     }
 
@@ -536,6 +536,13 @@ impl<R: Router> StatefulProxy<R> {
             }
             return;
         };
+        // Parsed once: validation takes them as they are.
+        let head = sip::RequestHead {
+            top_via: via,
+            cseq,
+            call_id,
+            from,
+        };
         // The dialog fields, read once for key, loop hash and in-dialog test.
         let dialog = DialogFields {
             from_tag: from.tag,
@@ -551,7 +558,7 @@ impl<R: Router> StatefulProxy<R> {
         let key = self.key_of(msg, &via, &dialog, key_method);
         match method {
             Method::Ack => return self.on_ack(now, inc, msg, &via, dialog.to_tag, &key, out),
-            Method::Cancel => return self.on_cancel(now, inc, msg, &via, &key, out),
+            Method::Cancel => return self.on_cancel(now, inc, msg, &head, &key, out),
             _ => {}
         }
         if let Some(h) = self.find_server(&key) {
@@ -559,11 +566,14 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // §16.3 validation.
-        if let Err(rej) = sip::validate_request(msg) {
-            self.stats.rejected += 1;
-            self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
-            return;
-        }
+        let checked = match sip::check_request(msg, Some(&head)) {
+            Ok(c) => c,
+            Err(rej) => {
+                self.stats.rejected += 1;
+                self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
+                return;
+            }
+        };
         if let Err(rej) = sip::check_proxy_require(msg, &[]) {
             self.stats.rejected += 1;
             let tags: Vec<&[u8]> = msg.proxy_require().collect();
@@ -586,7 +596,7 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         let in_dialog = dialog.to_tag.is_some();
-        self.new_transaction(now, inc, msg, &via, &key, lh, in_dialog, out);
+        self.new_transaction(now, inc, msg, &checked, &key, lh, in_dialog, out);
     }
 
     /// §16.3 step 4: one of our Vias with the loop hash of this very request.
@@ -640,7 +650,7 @@ impl<R: Router> StatefulProxy<R> {
                 ServerSide::NonInvite(_) => ServerRequestAction::Absorb,
             };
             if action == ServerRequestAction::PassAck {
-                self.forward_stateless(inc, msg, via, out);
+                self.forward_stateless(inc, msg, &Self::parsed_head(msg, via), None, out);
             }
             self.settle(h);
             return;
@@ -650,7 +660,7 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // ACK for a 2xx: end to end (§16.11 / RFC 6026), statelessly by Route / R-URI.
-        self.forward_stateless(inc, msg, via, out);
+        self.forward_stateless(inc, msg, &Self::parsed_head(msg, via), None, out);
     }
 
     fn on_cancel(
@@ -658,19 +668,24 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        via: &sip::Via<'_>,
+        head: &sip::RequestHead<'_>,
         key: &TxKey,
         out: &mut Outbox,
     ) {
         let Some(h) = self.find_server(key) else {
             // §16.10: no response context: forward statelessly.
-            if sip::validate_request(msg).is_err() {
-                if let Err(rej) = sip::validate_request(msg) {
+            let checked = match sip::check_request(msg, Some(head)) {
+                Ok(c) => c,
+                Err(rej) => {
                     self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
+                    return;
                 }
-                return;
-            }
-            if !self.forward_stateless(inc, msg, via, out) {
+            };
+            let parsed = ParsedHead {
+                top_via: checked.top_via,
+                max_forwards: checked.max_forwards,
+            };
+            if !self.forward_stateless(inc, msg, &parsed, Some(checked.request_uri), out) {
                 self.reply_stateless(
                     msg,
                     inc,
@@ -699,19 +714,28 @@ impl<R: Router> StatefulProxy<R> {
         self.settle(h);
     }
 
+    /// The top Via (parsed already) and Max-Forwards of a request that was not validated.
+    fn parsed_head<'a>(msg: &Message<'a>, via: &sip::Via<'a>) -> ParsedHead<'a> {
+        ParsedHead {
+            top_via: *via,
+            max_forwards: msg.max_forwards().ok().flatten(),
+        }
+    }
+
     /// Forward a request without a transaction (2xx ACK, unmatched CANCEL); false when it
-    /// has no usable next hop.
-    fn forward_stateless(
+    /// has no usable next hop. `ruri`: the Request-URI when validation parsed it.
+    fn forward_stateless<'a>(
         &mut self,
         inc: &Incoming<'_>,
-        msg: &Message<'_>,
-        via: &sip::Via<'_>,
+        msg: &Message<'a>,
+        parsed: &ParsedHead<'a>,
+        ruri: Option<Uri<'a>>,
         out: &mut Outbox,
     ) -> bool {
-        if msg.max_forwards().ok().flatten() == Some(0) {
+        if parsed.max_forwards == Some(0) {
             return false;
         }
-        let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
+        let Ok(plan) = plan_routes(msg, ruri, &self.here, &mut self.routes) else {
             return false;
         };
         let Ok(dest) = Self::resolve(&mut self.router, msg, &plan, None) else {
@@ -720,7 +744,7 @@ impl<R: Router> StatefulProxy<R> {
         // RFC 3261 §16.11: a stateless branch is a function of the incoming branch, so the
         // CANCEL of a statelessly forwarded INVITE gets the same one.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(self.cfg.branch_salt);
-        for &b in via.branch.unwrap_or(b"") {
+        for &b in parsed.top_via.branch.unwrap_or(b"") {
             h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
         let mut br = [0u8; 25];
@@ -743,7 +767,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
-            write_forwarded_request(msg, Some(via), &plan, &spec, edits, buf)
+            write_forwarded_request(msg, Some(parsed), &plan, &spec, edits, buf)
         });
         self.stats.stateless_requests += 1;
         true
@@ -797,13 +821,18 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        via: &sip::Via<'_>,
+        checked: &sip::CheckedRequest<'_>,
         key: &TxKey,
         lh: u32,
         in_dialog: bool,
         out: &mut Outbox,
     ) {
-        let Some(method) = msg.method() else { return };
+        let method = checked.method;
+        let via = &checked.top_via;
+        let parsed = ParsedHead {
+            top_via: checked.top_via,
+            max_forwards: checked.max_forwards,
+        };
         let is_invite = method == Method::Invite;
         let data = msg.datagram();
         // The one owned copy: the datagram up to the end of this message (offsets stay valid).
@@ -850,7 +879,8 @@ impl<R: Router> StatefulProxy<R> {
             self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, "Trying", &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
-        let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
+        let Ok(plan) = plan_routes(msg, Some(checked.request_uri), &self.here, &mut self.routes)
+        else {
             self.reply_in_txn(now, h, 400, "Bad Route", &[], out);
             self.settle(h);
             return;
@@ -875,7 +905,7 @@ impl<R: Router> StatefulProxy<R> {
         match decision {
             RouteDecision::Relay(targets) => {
                 self.add_targets(h, targets);
-                self.start_next_group_with(now, h, msg, Some(via), &plan, out);
+                self.start_next_group_with(now, h, msg, Some(&parsed), &plan, out);
                 self.advance_context(now, h, out);
             }
             RouteDecision::Respond(reply) => {
@@ -958,13 +988,13 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
-        top_via: Option<&sip::Via<'_>>,
+        parsed: Option<&ParsedHead<'_>>,
         plan: &RoutePlan<'_>,
         out: &mut Outbox,
     ) {
         if let Some(group) = self.take_next_group(h) {
             for target in group {
-                self.start_branch(now, h, req, top_via, plan, target, out);
+                self.start_branch(now, h, req, parsed, plan, target, out);
             }
         }
     }
@@ -975,7 +1005,7 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
-        top_via: Option<&sip::Via<'_>>,
+        parsed: Option<&ParsedHead<'_>>,
         plan: &RoutePlan<'_>,
         target: Target,
         out: &mut Outbox,
@@ -1039,7 +1069,7 @@ impl<R: Router> StatefulProxy<R> {
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
-                if self.build_branch_with(req, top_via, plan, h, fork) {
+                if self.build_branch_with(req, parsed, plan, h, fork) {
                     if let Some(t) = self.table.get(h) {
                         out.send(t.local, t.branches[fork].dest, &self.fwd);
                     }

@@ -289,6 +289,27 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Every header line named `name`, in order: [`Message::headers`] filtered by name,
+    /// without building the lines of the others (the walk starts at the first line of a
+    /// known name).
+    pub fn header_lines<'m>(
+        &'m self,
+        name: HeaderName<'m>,
+    ) -> impl Iterator<Item = Header<'a>> + 'm {
+        let id = name.id();
+        let first = match id {
+            HeaderId::Other => 0,
+            id => self.first[id as usize] as usize,
+        };
+        let raw = name.as_bytes();
+        (first.min(self.count as usize)..self.count as usize)
+            .filter(move |&i| {
+                let s = &self.slots[i];
+                s.id == id && (id != HeaderId::Other || self.name_of(s).eq_ignore_ascii_case(raw))
+            })
+            .map(move |i| self.header_at(i))
+    }
+
     /// Number of lines of header `name`.
     pub fn header_line_count(&self, name: HeaderName<'_>) -> usize {
         self.headers_named(name).count()
@@ -371,6 +392,15 @@ impl<'a> Message<'a> {
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, ParseError>> + '_ {
         self.headers_named(HeaderName::Via)
             .flat_map(CommaSplit::new)
+            .map(move |v| Via::parse(v).map_err(|_| self.err(K::BadHeaderValue, "Via", v)))
+    }
+
+    /// Every Via value after the topmost one, as [`Message::vias`] yields them (for a
+    /// caller that has the top one parsed already).
+    pub(crate) fn vias_after_top(&self) -> impl Iterator<Item = Result<Via<'a>, ParseError>> + '_ {
+        self.headers_named(HeaderName::Via)
+            .flat_map(CommaSplit::new)
+            .skip(1)
             .map(move |v| Via::parse(v).map_err(|_| self.err(K::BadHeaderValue, "Via", v)))
     }
 
