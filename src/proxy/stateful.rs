@@ -543,10 +543,12 @@ impl<R: Router> StatefulProxy<R> {
             call_id,
             from,
         };
-        // The dialog fields, read once for key, loop hash and in-dialog test.
-        let dialog = DialogFields {
+        // The dialog fields, read once for key, loop hash and in-dialog test. The key does
+        // not use the To tag: it is read here only for an ACK; validation reads it for the
+        // others (the same value: `Message::to_tag`).
+        let mut dialog = DialogFields {
             from_tag: from.tag,
-            to_tag: msg.to_tag().ok().flatten(),
+            to_tag: None,
             call_id,
             seq: cseq.seq,
         };
@@ -557,7 +559,10 @@ impl<R: Router> StatefulProxy<R> {
         };
         let key = self.key_of(msg, &via, &dialog, key_method);
         match method {
-            Method::Ack => return self.on_ack(now, inc, msg, &via, dialog.to_tag, &key, out),
+            Method::Ack => {
+                let to_tag = msg.to_tag().ok().flatten();
+                return self.on_ack(now, inc, msg, &via, to_tag, &key, out);
+            }
             Method::Cancel => return self.on_cancel(now, inc, msg, &head, &key, out),
             _ => {}
         }
@@ -588,6 +593,7 @@ impl<R: Router> StatefulProxy<R> {
             self.reply_stateless(msg, inc, &reply, out);
             return;
         }
+        dialog.to_tag = checked.to_tag;
         let lh = loop_hash_with(msg, &dialog);
         if self.is_loop(msg, lh) {
             self.stats.loops += 1;
