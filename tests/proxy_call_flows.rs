@@ -167,6 +167,31 @@ fn retransmitted_invite_is_absorbed_and_answered_with_last_response() {
 }
 
 #[test]
+fn retransmitted_invite_gets_the_same_100_trying_byte_for_byte() {
+    // The 100 Trying is written again from the stored request, not kept: it must be the
+    // same bytes (received/rport on the top Via, a second Via and a folded header kept).
+    let mut n = net();
+    let inv_text = invite(BOB_URI, "call-t", "z9hG4bKt1")
+        .replace(
+            "Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKt1;rport\r\n",
+            "Via: SIP/2.0/UDP alice.test:5080;branch=z9hG4bKt1;rport ,\r\n \
+             SIP/2.0/UDP 192.0.2.8;branch=z9hG4bKx\r\n",
+        )
+        .replace("Call-ID: call-t", "i:  call-t");
+    let first = one(&n.send_str(ALICE, &inv_text), ALICE, "100");
+    assert!(first.text().contains(";rport=5060;received=127.0.0.2"));
+    assert!(first
+        .text()
+        .contains("SIP/2.0/UDP 192.0.2.8;branch=z9hG4bKx"));
+    for _ in 0..2 {
+        let again = n.send_str(ALICE, &inv_text);
+        assert_eq!(summary(&again), vec![format!("100>{ALICE}")]);
+        assert_eq!(again[0].bytes, first.bytes, "the same 100 Trying");
+    }
+    assert_eq!(n.proxy.stats().retransmissions, 2);
+}
+
+#[test]
 fn late_2xx_without_transaction_is_forwarded_statelessly() {
     let mut n = net();
     let sent = n.send_str(ALICE, &invite(BOB_URI, "call-late", "z9hG4bKl1"));

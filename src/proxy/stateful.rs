@@ -47,7 +47,7 @@ use super::compose::{
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
 use super::splice::{hex_into, split_commas, EditList};
-use super::transaction::{Best, Branch, ClientSide, ProxyTransaction, ServerSide};
+use super::transaction::{Best, Branch, Branches, ClientSide, ProxyTransaction, ServerSide};
 use super::{ProxyConfig, ProxyStats};
 
 /// The most branches one transaction may have (the fork index is one byte of the branch).
@@ -233,6 +233,20 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Send the response in `self.buf` (status `code`) upstream through transaction `h`.
     fn send_upstream(&mut self, now: Instant, h: TxHandle, code: u16, out: &mut Outbox) {
+        self.send_upstream_keeping(now, h, code, true, out);
+    }
+
+    /// [`Self::send_upstream`]; with `keep` false the response is not stored for
+    /// retransmissions: only for an INVITE's `100 Trying`, which
+    /// [`Self::on_retransmission`] writes again instead (see [`is_plain_trying`]).
+    fn send_upstream_keeping(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        code: u16,
+        keep: bool,
+        out: &mut Outbox,
+    ) {
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -250,6 +264,8 @@ impl<R: Router> StatefulProxy<R> {
         if t.is_invite && (200..300).contains(&code) {
             // RFC 6026: INVITE retransmissions are absorbed from now on; nothing to resend.
             t.last_response = Vec::new();
+        } else if !keep && t.is_invite {
+            t.last_response.clear();
         } else {
             t.last_response.clear();
             t.last_response.extend_from_slice(&self.buf);
@@ -312,7 +328,30 @@ impl<R: Router> StatefulProxy<R> {
             reason,
             extra,
         );
-        self.send_upstream(now, h, code, out);
+        let keep = !is_plain_trying(code, reason, extra);
+        self.send_upstream_keeping(now, h, code, keep, out);
+    }
+
+    /// Send the `100 Trying` of INVITE transaction `h` again (a retransmitted INVITE while
+    /// nothing else went upstream), written from the stored request as it was the first
+    /// time: the same request, source and text give the same bytes.
+    fn resend_trying(&mut self, h: TxHandle, out: &mut Outbox) {
+        let Some(t) = self.table.get(h) else { return };
+        let Ok(req) = sip::parse(&t.request) else {
+            return;
+        };
+        Self::write_reply(
+            &self.cfg,
+            &mut self.edits,
+            &mut self.buf,
+            &req,
+            None,
+            t.src,
+            100,
+            TRYING,
+            &[],
+        );
+        out.send(t.local, t.reply_to(), &self.buf);
     }
 
     /// Write our response to `req` into `buf` (a To tag of ours above 100).
@@ -631,8 +670,15 @@ impl<R: Router> StatefulProxy<R> {
             ServerSide::Invite(s) => s.on_invite(),
             ServerSide::NonInvite(s) => s.on_request(),
         };
-        if action == ServerRequestAction::ResendLast && !t.last_response.is_empty() {
+        if action != ServerRequestAction::ResendLast {
+            return;
+        }
+        if !t.last_response.is_empty() {
             out.send(t.local, t.reply_to(), &t.last_response);
+        } else if t.is_invite && t.server.is_proceeding() {
+            // Nothing but the 100 Trying went upstream (it is not stored: see
+            // `send_upstream_keeping`).
+            self.resend_trying(h, out);
         }
     }
 
@@ -860,7 +906,7 @@ impl<R: Router> StatefulProxy<R> {
                 ServerSide::NonInvite(NonInviteServer::new())
             },
             last_response: Vec::new(),
-            branches: Vec::new(),
+            branches: Branches::default(),
             pending: Vec::new(),
             best: None,
             challenges: Vec::new(),
@@ -882,7 +928,7 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.transactions += 1;
         if is_invite {
             // RFC 3261 §16.2 / §17.2.1: 100 Trying at once, so the caller stops retransmitting.
-            self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, "Trying", &[], out);
+            self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, TRYING, &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
         let Ok(plan) = plan_routes(msg, Some(checked.request_uri), &self.here, &mut self.routes)
@@ -1626,6 +1672,16 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
     fn is_idle(&self) -> bool {
         self.transactions_in_flight() == 0
     }
+}
+
+/// The reason phrase of the 100 an INVITE transaction answers at once (RFC 3261 §16.2).
+const TRYING: &str = "Trying";
+
+/// A `100 Trying` without extra header lines, as [`StatefulProxy`] writes it for an INVITE:
+/// not stored for retransmissions (an INVITE transaction in Proceeding whose stored
+/// response is empty has sent only this), but written again from the request when needed.
+fn is_plain_trying(code: u16, reason: &str, extra: &[&str]) -> bool {
+    code == 100 && reason == TRYING && extra.is_empty()
 }
 
 /// The [`RequestInfo::txn`] value of a transaction: its handle, slot and generation.
