@@ -192,6 +192,48 @@ fn retransmitted_invite_gets_the_same_100_trying_byte_for_byte() {
 }
 
 #[test]
+fn responses_to_our_branch_go_up_only_when_their_top_via_parses() {
+    // Our Via exactly as written is recognised without parsing it; anything a peer did to
+    // it is parsed as before: still forwarded when it parses, dropped when it does not.
+    let mut n = net();
+    let sent = n.send_str(ALICE, &invite(BOB_URI, "call-v", "z9hG4bKv1"));
+    let inv = one(&sent, BOB, "INVITE");
+    let ours = inv.msg().top_via().unwrap().raw.to_vec();
+    let ours = String::from_utf8(ours).unwrap();
+    let with_top_via = |code: u16, reason: &str, via: &str| {
+        let r = String::from_utf8(respond(&inv, code, reason, "b7", &[])).unwrap();
+        r.replacen(&ours, via, 1).into_bytes()
+    };
+    let mut dropped = 0;
+    for (via, forwarded) in [
+        (format!("{ours};received=192.0.2.50"), true),
+        (ours.replace("SIP/2.0/UDP", "SIP/2.0/udp"), true),
+        (format!("{ours} ;x=\"y\""), true),
+        (format!("{ours};;"), false),
+        (format!("{ours};branch"), false),
+        (ours.replace("SIP/2.0/UDP", "SIP/2.0/ UDP x"), false),
+        (ours.replace("SIP/2.0", "SIP/3.0"), false),
+    ] {
+        let sent = n.send(BOB, &with_top_via(183, "Progress", &via));
+        if forwarded {
+            let up = one(&sent, ALICE, "183");
+            assert_eq!(up.msg().vias().count(), 1, "{via}: our Via removed");
+        } else {
+            dropped += 1;
+            assert!(sent.is_empty(), "{via}: dropped");
+        }
+        assert_eq!(n.proxy.stats().dropped_responses, dropped, "{via}");
+    }
+    // Our Via as written: forwarded.
+    one(
+        &n.send(BOB, &with_top_via(180, "Ringing", &ours)),
+        ALICE,
+        "180",
+    );
+    assert_eq!(n.proxy.stats().dropped_responses, dropped);
+}
+
+#[test]
 fn late_2xx_without_transaction_is_forwarded_statelessly() {
     let mut n = net();
     let sent = n.send_str(ALICE, &invite(BOB_URI, "call-late", "z9hG4bKl1"));

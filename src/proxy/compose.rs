@@ -275,6 +275,9 @@ pub(crate) fn via_destination(via: &Via<'_>) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// How our Via line starts.
+const VIA_NAME: &[u8] = b"Via: ";
+
 /// The text of one listener as the requests we forward carry it, written once at start.
 #[derive(Debug, Clone)]
 pub(crate) struct ListenerText {
@@ -285,8 +288,14 @@ pub(crate) struct ListenerText {
 }
 
 impl ListenerText {
+    /// The Via value we write, up to the branch value: `SIP/2.0/UDP <addr>;branch=`.
+    pub(crate) fn via_value(&self) -> &[u8] {
+        &self.via_prefix[VIA_NAME.len()..]
+    }
+
     pub(crate) fn new(addr: SocketAddr) -> Self {
-        let mut via_prefix = b"Via: SIP/2.0/UDP ".to_vec();
+        let mut via_prefix = VIA_NAME.to_vec();
+        via_prefix.extend_from_slice(b"SIP/2.0/UDP ");
         put_socket_addr(&mut via_prefix, addr);
         via_prefix.extend_from_slice(b";branch=");
         let mut record_route = b"Record-Route: <sip:".to_vec();
@@ -642,6 +651,57 @@ pub(crate) fn write_cancel_or_ack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `StatefulProxy::own_top_via` relies on: the Via value we write (any listener
+    /// address, any branch of ours) parses, as a Via and as the top Via of a response, and
+    /// its branch is what follows `via_value`.
+    #[test]
+    fn our_via_value_parses_with_its_branch() {
+        use crate::txn::BranchId;
+        for addr in [
+            "127.0.0.1:5060",
+            "192.0.2.200:65535",
+            "[::1]:5070",
+            "[2001:db8::7]:1",
+        ] {
+            let text = ListenerText::new(addr.parse().unwrap());
+            for id in [
+                BranchId {
+                    salt: 0,
+                    worker: 0,
+                    slot: 0,
+                    generation: 0,
+                    fork: 0,
+                    loop_hash: 0,
+                },
+                BranchId {
+                    salt: u32::MAX,
+                    worker: u16::MAX,
+                    slot: u32::MAX,
+                    generation: u32::MAX,
+                    fork: u8::MAX,
+                    loop_hash: u32::MAX,
+                },
+            ] {
+                let branch = id.encode();
+                let mut value = text.via_value().to_vec();
+                value.extend_from_slice(branch.as_bytes());
+                let via = Via::parse(&value).unwrap();
+                assert_eq!(via.branch, Some(branch.as_bytes()), "{addr}");
+                assert_eq!(BranchId::decode(&value[text.via_value().len()..]), Some(id));
+                let resp = format!(
+                    "SIP/2.0 200 OK\r\n{}{}\r\nVia: SIP/2.0/UDP 127.0.0.2\r\n\
+                     From: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\n\
+                     CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+                    String::from_utf8_lossy(&text.via_prefix),
+                    String::from_utf8_lossy(branch.as_bytes())
+                );
+                let m = crate::sip::parse(resp.as_bytes()).unwrap();
+                assert_eq!(m.header(HeaderName::Via), Some(&value[..]));
+                assert_eq!(m.top_via().unwrap().branch, Some(branch.as_bytes()));
+            }
+        }
+    }
 
     #[test]
     fn bare_rport_is_found_only_when_valueless() {
