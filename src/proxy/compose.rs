@@ -55,22 +55,44 @@ pub(crate) struct ParsedHead<'a> {
     pub max_forwards: Option<u8>,
 }
 
-/// Collect the Route values of `msg` into `buf` and decide which go (§16.4). `ruri` is the
-/// Request-URI when the caller has it parsed already (validation did), else it is parsed
-/// here.
+/// What validation parsed that Route processing reads: the Request-URI and the URI of the
+/// first Route line when it holds a single value ([`crate::sip::CheckedRequest`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ParsedUris<'a> {
+    pub request_uri: Option<Uri<'a>>,
+    pub first_route: Option<Uri<'a>>,
+}
+
+/// Collect the Route values of `msg` into `buf` and decide which go (§16.4). `parsed`
+/// holds what the caller has parsed already (validation did); the rest is parsed here.
 ///
 /// Returns `Err(())` when a Route value does not parse (the caller answers 400).
 pub(crate) fn plan_routes<'a>(
     msg: &Message<'a>,
-    ruri: Option<Uri<'a>>,
+    parsed: ParsedUris<'a>,
     here: &Locality,
     buf: &mut Vec<RouteValue>,
 ) -> Result<RoutePlan<'a>, ()> {
     buf.clear();
     let data = msg.datagram();
     // Only the Route lines are visited (most requests outside a dialog carry none).
-    for h in msg.header_lines(HeaderName::Route) {
+    for (k, h) in msg.header_lines(HeaderName::Route).enumerate() {
         let line = span_in(data, h.line);
+        if let (0, Some(uri)) = (k, parsed.first_route) {
+            // A line without a comma is one value, the one validation parsed (both
+            // splitters yield the whole, already trimmed, value).
+            if memchr::memchr(b',', h.value).is_none() {
+                buf.push(RouteValue {
+                    line,
+                    value: span_in(data, h.value),
+                    uri: span_in(data, uri.raw),
+                    index_in_line: 0,
+                    removed: false,
+                    ours: here.is_ours(&uri),
+                });
+                continue;
+            }
+        }
         for (i, v) in split_commas(h.value).enumerate() {
             let na = crate::sip::NameAddr::parse(v).map_err(|_| ())?;
             buf.push(RouteValue {
@@ -84,7 +106,9 @@ pub(crate) fn plan_routes<'a>(
         }
     }
     let mut plan = RoutePlan {
-        ruri: ruri.or_else(|| msg.request_uri_parsed().and_then(Result::ok)),
+        ruri: parsed
+            .request_uri
+            .or_else(|| msg.request_uri_parsed().and_then(Result::ok)),
         ..RoutePlan::default()
     };
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route

@@ -42,7 +42,7 @@ use super::compose::{
     collect_challenges, consumed_credentials, loop_hash, loop_hash_with, plan_routes,
     response_destination, via_destination, write_cancel_or_ack, write_forwarded_request,
     write_local_response, write_request_vias, write_response_upstream, ForwardSpec, ListenerText,
-    ParsedHead, RoutePlan, RouteValue,
+    ParsedHead, ParsedUris, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
@@ -399,7 +399,8 @@ impl<R: Router> StatefulProxy<R> {
         let t = self.table.get_mut(h)?;
         let request = std::mem::take(&mut t.request);
         let result = match sip::parse(&request) {
-            Ok(req) => match plan_routes(&req, None, &self.here, &mut self.routes) {
+            Ok(req) => match plan_routes(&req, ParsedUris::default(), &self.here, &mut self.routes)
+            {
                 Ok(plan) => Some(f(self, &req, &plan)),
                 Err(()) => None,
             },
@@ -702,7 +703,13 @@ impl<R: Router> StatefulProxy<R> {
                 ServerSide::NonInvite(_) => ServerRequestAction::Absorb,
             };
             if action == ServerRequestAction::PassAck {
-                self.forward_stateless(inc, msg, &Self::parsed_head(msg, via), None, out);
+                self.forward_stateless(
+                    inc,
+                    msg,
+                    &Self::parsed_head(msg, via),
+                    ParsedUris::default(),
+                    out,
+                );
             }
             self.settle(h);
             return;
@@ -712,7 +719,13 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // ACK for a 2xx: end to end (§16.11 / RFC 6026), statelessly by Route / R-URI.
-        self.forward_stateless(inc, msg, &Self::parsed_head(msg, via), None, out);
+        self.forward_stateless(
+            inc,
+            msg,
+            &Self::parsed_head(msg, via),
+            ParsedUris::default(),
+            out,
+        );
     }
 
     fn on_cancel(
@@ -737,7 +750,7 @@ impl<R: Router> StatefulProxy<R> {
                 top_via: checked.top_via,
                 max_forwards: checked.max_forwards,
             };
-            if !self.forward_stateless(inc, msg, &parsed, Some(checked.request_uri), out) {
+            if !self.forward_stateless(inc, msg, &parsed, uris_of(&checked), out) {
                 self.reply_stateless(
                     msg,
                     inc,
@@ -775,19 +788,19 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     /// Forward a request without a transaction (2xx ACK, unmatched CANCEL); false when it
-    /// has no usable next hop. `ruri`: the Request-URI when validation parsed it.
+    /// has no usable next hop. `uris`: what validation parsed, when it ran.
     fn forward_stateless<'a>(
         &mut self,
         inc: &Incoming<'_>,
         msg: &Message<'a>,
         parsed: &ParsedHead<'a>,
-        ruri: Option<Uri<'a>>,
+        uris: ParsedUris<'a>,
         out: &mut Outbox,
     ) -> bool {
         if parsed.max_forwards == Some(0) {
             return false;
         }
-        let Ok(plan) = plan_routes(msg, ruri, &self.here, &mut self.routes) else {
+        let Ok(plan) = plan_routes(msg, uris, &self.here, &mut self.routes) else {
             return false;
         };
         let Ok(dest) = Self::resolve(&mut self.router, msg, &plan, None) else {
@@ -931,8 +944,7 @@ impl<R: Router> StatefulProxy<R> {
             self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, TRYING, &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
-        let Ok(plan) = plan_routes(msg, Some(checked.request_uri), &self.here, &mut self.routes)
-        else {
+        let Ok(plan) = plan_routes(msg, uris_of(checked), &self.here, &mut self.routes) else {
             self.reply_in_txn(now, h, 400, "Bad Route", &[], out);
             self.settle(h);
             return;
@@ -1697,6 +1709,14 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
 
     fn is_idle(&self) -> bool {
         self.transactions_in_flight() == 0
+    }
+}
+
+/// What Route processing may take from validation.
+fn uris_of<'a>(checked: &sip::CheckedRequest<'a>) -> ParsedUris<'a> {
+    ParsedUris {
+        request_uri: Some(checked.request_uri),
+        first_route: checked.first_route_uri,
     }
 }
 

@@ -102,6 +102,9 @@ pub struct CheckedRequest<'a> {
     pub max_forwards: Option<u8>,
     /// The Request-URI (sip, sips or tel).
     pub request_uri: Uri<'a>,
+    /// The URI of the first Route line when that line holds one value (no comma; the
+    /// usual case): Route processing then need not parse it again. `None` otherwise.
+    pub first_route_uri: Option<Uri<'a>>,
 }
 
 /// What [`check_common`] read: the headers requests and responses share.
@@ -246,8 +249,18 @@ pub fn check_request<'a>(
     for c in msg.contacts() {
         c.map_err(Rejection::parse)?;
     }
-    for r in msg.routes() {
-        r.map_err(Rejection::parse)?;
+    let mut first_route_uri = None;
+    for (i, r) in msg.routes().enumerate() {
+        let route = r.map_err(Rejection::parse)?;
+        if i == 0 {
+            first_route_uri = Some(route.uri);
+        }
+    }
+    if msg
+        .header(HeaderName::Route)
+        .is_some_and(|v| memchr::memchr(b',', v).is_some())
+    {
+        first_route_uri = None;
     }
     for r in msg.record_routes() {
         r.map_err(Rejection::parse)?;
@@ -276,6 +289,7 @@ pub fn check_request<'a>(
         to_tag: common.to_tag,
         max_forwards: common.max_forwards,
         request_uri,
+        first_route_uri,
     })
 }
 
@@ -375,6 +389,14 @@ mod tests {
             assert_eq!(c.to_tag, msg.to().unwrap().tag);
             assert_eq!(Ok(c.max_forwards), msg.max_forwards());
             assert_eq!(Some(Ok(c.request_uri)), msg.request_uri_parsed());
+            let first_line = msg.header(crate::sip::HeaderName::Route);
+            match c.first_route_uri {
+                Some(u) => {
+                    assert!(!first_line.unwrap().contains(&b','));
+                    assert_eq!(Some(Ok(u)), msg.top_route_uri());
+                }
+                None => assert!(first_line.map_or(true, |v| v.contains(&b','))),
+            }
         }
     }
 
