@@ -573,7 +573,7 @@ pub(crate) fn write_local_response(
     let data = req.datagram();
     put_status_line(out, code, reason);
     let mut first_via = true;
-    for h in req.headers() {
+    for h in req.reply_header_lines() {
         match h.name {
             HeaderName::Via if first_via => {
                 first_via = false;

@@ -581,7 +581,7 @@ impl<R: Router> StatefulProxy<R> {
             top_via: via,
             cseq,
             call_id,
-            from,
+            from_tag: from.tag,
         };
         // The dialog fields, read once for key, loop hash and in-dialog test. The key does
         // not use the To tag: it is read here only for an ACK; validation reads it for the

@@ -310,6 +310,23 @@ impl<'a> Message<'a> {
             .map(move |i| self.header_at(i))
     }
 
+    /// The lines a response to this request copies (RFC 3261 §8.2.6.2): every Via, From,
+    /// To, Call-ID and CSeq line, in message order; the other lines are not built.
+    pub(crate) fn reply_header_lines(&self) -> impl Iterator<Item = Header<'a>> + '_ {
+        (0..self.count as usize)
+            .filter(move |&i| {
+                matches!(
+                    self.slots[i].id,
+                    HeaderId::Via
+                        | HeaderId::From
+                        | HeaderId::To
+                        | HeaderId::CallId
+                        | HeaderId::CSeq
+                )
+            })
+            .map(move |i| self.header_at(i))
+    }
+
     /// Number of lines of header `name`.
     pub fn header_line_count(&self, name: HeaderName<'_>) -> usize {
         self.headers_named(name).count()
@@ -780,6 +797,40 @@ mod tests {
             parse(&msg_with("")).unwrap().from_tag(),
             Ok(Some(&b"f1"[..]))
         );
+    }
+
+    #[test]
+    fn reply_header_lines_and_header_lines_filter_the_index() {
+        let b = msg_with(
+            "v: SIP/2.0/UDP h;branch=z9hG4bKa\r\nRoute: <sip:p1>\r\nTo: <sip:b@c>\r\n\
+             Via: SIP/2.0/UDP g\r\nX-Route: 1\r\nROUTE: <sip:p2>\r\n",
+        );
+        let m = parse(&b).unwrap();
+        let want: Vec<_> = m
+            .headers()
+            .filter(|h| {
+                matches!(
+                    h.name,
+                    HeaderName::Via
+                        | HeaderName::From
+                        | HeaderName::To
+                        | HeaderName::CallId
+                        | HeaderName::CSeq
+                )
+            })
+            .collect();
+        assert_eq!(want.len(), 6);
+        assert_eq!(m.reply_header_lines().collect::<Vec<_>>(), want);
+        for name in [
+            HeaderName::Route,
+            HeaderName::Via,
+            HeaderName::Other(b"X-Route"),
+        ] {
+            let want: Vec<_> = m.headers().filter(|h| h.name == name).collect();
+            assert!(!want.is_empty());
+            assert_eq!(m.header_lines(name).collect::<Vec<_>>(), want, "{name:?}");
+        }
+        assert_eq!(m.header_lines(HeaderName::Expires).count(), 0);
     }
 
     #[test]

@@ -12,7 +12,6 @@ use super::fields::CSeq;
 use super::header::{HeaderId, HeaderName};
 use super::message::Message;
 use super::method::Method;
-use super::name_addr::NameAddr;
 use super::uri::{Scheme, Uri};
 use super::via::Via;
 
@@ -81,8 +80,9 @@ pub struct RequestHead<'a> {
     pub cseq: CSeq<'a>,
     /// [`Message::call_id`].
     pub call_id: &'a [u8],
-    /// [`Message::from`].
-    pub from: NameAddr<'a>,
+    /// The `tag` of [`Message::from`] (which must have succeeded: the From is then well
+    /// formed and validation need not parse it again).
+    pub from_tag: Option<&'a [u8]>,
 }
 
 /// What [`check_request`] parsed on the way that a proxy reads again (transaction key,
@@ -117,26 +117,37 @@ struct Common<'a> {
     max_forwards: Option<u8>,
 }
 
+/// Per header id: its index in [`SINGLE`] plus one, 0 for the others.
+const SINGLE_INDEX: [u8; HeaderId::COUNT] = {
+    let mut t = [0u8; HeaderId::COUNT];
+    let mut k = 0;
+    while k < SINGLE.len() {
+        t[SINGLE[k].0 as usize] = k as u8 + 1;
+        k += 1;
+    }
+    t
+};
+
 /// One pass over the header index: the first single-valued header (in [`SINGLE`] order)
 /// that appears more than once.
 fn repeated_single(msg: &Message<'_>) -> Option<&'static str> {
-    // A header whose first line is the last line of the message cannot repeat; most
-    // messages need no walk past the earliest of the six.
+    // Lines before the first of the six need no look.
     let start = SINGLE
         .iter()
         .filter_map(|&(id, _)| msg.first_index(id))
         .min()?;
-    let mut seen = [0u8; SINGLE.len()];
+    // seen[0] counts every other header (never read).
+    let mut seen = [0u8; SINGLE.len() + 1];
     for s in &msg.slots()[start..] {
-        if let Some(k) = SINGLE.iter().position(|&(id, _)| id == s.id) {
-            seen[k] = seen[k].saturating_add(1);
-        }
+        let k = usize::from(SINGLE_INDEX[s.id as usize]);
+        seen[k] = seen[k].saturating_add(1);
     }
+    let seen = &seen[1..];
     // Reported in SINGLE order, as one check per header would.
     SINGLE
         .iter()
         .zip(seen)
-        .find(|&(_, n)| n > 1)
+        .find(|&(_, &n)| n > 1)
         .map(|(&(_, reason), _)| reason)
 }
 
@@ -176,7 +187,7 @@ fn check_common<'a>(
         }
     };
     let from_tag = match head {
-        Some(h) => h.from.tag,
+        Some(h) => h.from_tag,
         None => msg.from().map_err(Rejection::parse)?.tag,
     };
     let to_tag = msg.to().map_err(Rejection::parse)?.tag;
@@ -370,7 +381,7 @@ mod tests {
                 top_via,
                 cseq,
                 call_id,
-                from,
+                from_tag: from.tag,
             };
             let with = check_request(&msg, Some(&head));
             assert_eq!(outcome(&with), outcome(&without), "{text}");
