@@ -50,7 +50,7 @@ pub(crate) struct RoutePlan<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ParsedHead<'a> {
     /// `msg.top_via()`.
-    pub top_via: Via<'a>,
+    pub top_via: &'a Via<'a>,
     /// `msg.max_forwards().ok().flatten()`.
     pub max_forwards: Option<u8>,
 }
@@ -410,7 +410,7 @@ pub(crate) fn write_forwarded_request(
     }
     // received / rport on the previous hop's Via (parsed already by the caller, usually).
     match parsed {
-        Some(p) => top_via_edits(data, &p.top_via, spec.src, edits),
+        Some(p) => top_via_edits(data, p.top_via, spec.src, edits),
         None => {
             if let Ok(via) = msg.top_via() {
                 top_via_edits(data, &via, spec.src, edits);

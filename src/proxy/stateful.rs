@@ -747,7 +747,7 @@ impl<R: Router> StatefulProxy<R> {
                 }
             };
             let parsed = ParsedHead {
-                top_via: checked.top_via,
+                top_via: &checked.top_via,
                 max_forwards: checked.max_forwards,
             };
             if !self.forward_stateless(inc, msg, &parsed, uris_of(&checked), out) {
@@ -780,9 +780,9 @@ impl<R: Router> StatefulProxy<R> {
     }
 
     /// The top Via (parsed already) and Max-Forwards of a request that was not validated.
-    fn parsed_head<'a>(msg: &Message<'a>, via: &sip::Via<'a>) -> ParsedHead<'a> {
+    fn parsed_head<'a>(msg: &Message<'a>, via: &'a sip::Via<'a>) -> ParsedHead<'a> {
         ParsedHead {
-            top_via: *via,
+            top_via: via,
             max_forwards: msg.max_forwards().ok().flatten(),
         }
     }
@@ -895,7 +895,7 @@ impl<R: Router> StatefulProxy<R> {
         let method = checked.method;
         let via = &checked.top_via;
         let parsed = ParsedHead {
-            top_via: checked.top_via,
+            top_via: via,
             max_forwards: checked.max_forwards,
         };
         let is_invite = method == Method::Invite;
@@ -1659,7 +1659,9 @@ fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
 
 impl<R: Router> Endpoint for StatefulProxy<R> {
     fn on_datagram(&mut self, now: Instant, incoming: Incoming<'_>, out: &mut Outbox) {
-        let msg = match sip::parse(incoming.bytes) {
+        // Borrowed out of the result, not moved: a `Message` is some 650 bytes.
+        let parsed = sip::parse(incoming.bytes);
+        let msg = match &parsed {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed += 1;
@@ -1679,9 +1681,9 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
             }
         };
         if msg.is_request() {
-            self.on_request(now, &incoming, &msg, out);
+            self.on_request(now, &incoming, msg, out);
         } else {
-            self.on_response(now, &incoming, &msg, out);
+            self.on_response(now, &incoming, msg, out);
         }
     }
 
