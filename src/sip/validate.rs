@@ -5,6 +5,13 @@
 //! turns the first problem into a status and reason phrase: 400 for syntax and
 //! consistency, 416 for a Request-URI scheme the proxy cannot route, 483 when
 //! Max-Forwards is exhausted. [`check_proxy_require`] is step 5's 420.
+//!
+//! Parse once: [`check_request`] is the same validation returning what it parsed
+//! ([`CheckedRequest`]: top Via, CSeq, Call-ID, tags, Max-Forwards, Request-URI, first
+//! Route URI), and taking what the caller parsed already ([`RequestHead`]: what keys a
+//! server transaction) instead of parsing it again. Invariant: for any message,
+//! `check_request(m, None)`, `check_request(m, Some(&head))` (head read with `m`'s own
+//! accessors) and [`validate_request`] give the same outcome, status and reason.
 
 use super::error::{ParseError, ParseErrorKind as K};
 use super::fields;
