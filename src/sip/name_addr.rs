@@ -57,6 +57,31 @@ impl<'a> NameAddrParts<'a> {
     /// Splits one value (already separated from its neighbours by commas, trimmed).
     #[inline]
     pub(crate) fn split(s: &'a [u8]) -> Result<NameAddrParts<'a>, BadNameAddr> {
+        // The common form `*(token LWS) <uri>` in one pass: the span of token and LWS
+        // bytes ends at the first '<' (neither class holds '<'), and the display name is
+        // that span trimmed, i.e. from its first to its last token byte. Anything else
+        // (quoted display name, addr-spec, a refused display name) takes the paths below.
+        let (mut first, mut last, mut i) = (usize::MAX, 0, 0);
+        while i < s.len() {
+            let c = scan::CLASS[s[i] as usize];
+            if c & (TOKEN | WS) == 0 {
+                break;
+            }
+            if c & TOKEN != 0 {
+                first = first.min(i);
+                last = i + 1;
+            }
+            i += 1;
+        }
+        if s.get(i) == Some(&b'<') {
+            let (uri, rest) = NameAddr::angle(&s[i..])?;
+            return Ok(NameAddrParts {
+                display_name: (first < last).then(|| &s[first..last]),
+                uri,
+                rest,
+                angle: true,
+            });
+        }
         if s.first() == Some(&b'"') {
             let e = scan::quoted_end(s).ok_or(BadNameAddr::Syntax)?;
             let t = scan::trim_start(&s[e..]);
@@ -111,7 +136,7 @@ impl<'a> NameAddrParts<'a> {
     /// so it is only looked for once the URI is refused.
     #[inline]
     pub(crate) fn parse_uri(&self) -> Result<Uri<'a>, BadNameAddr> {
-        Uri::parse(self.uri).map_err(|_| {
+        Uri::parse_in_place(self.uri).map_err(|_| {
             if self.angle && self.uri.iter().any(|&b| scan::is(b, WS)) {
                 BadNameAddr::Syntax
             } else {
@@ -124,6 +149,20 @@ impl<'a> NameAddrParts<'a> {
     /// finds it; a `tag` without a value is a syntax error).
     #[inline]
     pub(crate) fn tag(&self) -> Result<Option<&'a [u8]>, BadNameAddr> {
+        // The common form: exactly `;tag=token` (the name in any case). The general check
+        // below returns the same for it: one parameter, named tag, with a token value.
+        let r = self.rest;
+        if let Some(p) = r.first_chunk::<5>() {
+            if p[0] == b';'
+                && p[4] == b'='
+                && p[1..4].iter().zip(b"tag").all(|(&b, &w)| b | 0x20 == w)
+            {
+                let n = scan::span_long(&r[5..], TOKEN);
+                if n > 0 && 5 + n == r.len() {
+                    return Ok(Some(&r[5..]));
+                }
+            }
+        }
         match scan::check_params_find(self.rest, b"tag") {
             Err(()) | Ok(Some(None)) => Err(BadNameAddr::Syntax),
             Ok(Some(Some(t))) => Ok(Some(t)),

@@ -124,6 +124,66 @@ const fn build_classes() -> [u16; 256] {
 
 pub(crate) static CLASS: [u16; 256] = build_classes();
 
+/// URI component classes without `%`: a span scanned with [`span_escaped`] stops at each
+/// `%` and checks its escape there, so a URI is read once (no separate escape pass).
+pub(crate) const U_USER: u8 = 1;
+/// [`PASSWORD`] without `%`.
+pub(crate) const U_PASSWORD: u8 = 2;
+/// [`PARAM`] without `%`.
+pub(crate) const U_PARAM: u8 = 4;
+/// [`HNV`] without `%`.
+pub(crate) const U_HNV: u8 = 8;
+
+const fn build_uri_classes() -> [u8; 256] {
+    let c = build_classes();
+    let mut t = [0u8; 256];
+    let mut i = 0usize;
+    while i < 256 {
+        if i != b'%' as usize {
+            let mut v = 0u8;
+            if c[i] & USER != 0 {
+                v |= U_USER;
+            }
+            if c[i] & PASSWORD != 0 {
+                v |= U_PASSWORD;
+            }
+            if c[i] & PARAM != 0 {
+                v |= U_PARAM;
+            }
+            if c[i] & HNV != 0 {
+                v |= U_HNV;
+            }
+            t[i] = v;
+        }
+        i += 1;
+    }
+    t
+}
+
+static URI_CLASS: [u8; 256] = build_uri_classes();
+
+/// The end of the span of `s` from `i` whose bytes are in the URI class `class` (`U_*`) or
+/// are `%XX` escapes; `Err` at a `%` not followed by two hex digits (inside `s`). The
+/// classes of RFC 3261 §25.1 that admit `escaped` are exactly these plus `%`, so
+/// `span_escaped(s, i, U_USER)` reaches `j` without error iff `s[i..j]` is all [`USER`]
+/// and every `%` in it starts a valid escape.
+#[inline(always)]
+pub(crate) fn span_escaped(s: &[u8], mut i: usize, class: u8) -> Result<usize, ()> {
+    loop {
+        while i < s.len() && URI_CLASS[s[i] as usize] & class != 0 {
+            i += 1;
+        }
+        if i < s.len() && s[i] == b'%' {
+            if i + 2 >= s.len() || !s[i + 1].is_ascii_hexdigit() || !s[i + 2].is_ascii_hexdigit() {
+                return Err(());
+            }
+            i += 3;
+        } else {
+            return Ok(i);
+        }
+    }
+}
+
 #[inline(always)]
 pub(crate) fn is(b: u8, class: u16) -> bool {
     CLASS[b as usize] & class != 0
@@ -329,7 +389,8 @@ pub(crate) fn all_uri_visible(s: &[u8]) -> bool {
 
 /// Whether every byte of `s` is a host-name character ([`HOSTNAME`]) and whether every
 /// byte is a digit or '.' ([`NUMERIC`]): `classes_of(s) & HOSTNAME != 0` and
-/// `classes_of(s) & NUMERIC != 0`, 16 bytes at a time with SSE2 on x86_64.
+/// `classes_of(s) & NUMERIC != 0`, 16 bytes at a time with SSE2 on x86_64 (`Host::parse`
+/// of a long name; the parsers span a host with `uri::scan_host` instead).
 #[inline]
 pub(crate) fn host_classes(s: &[u8]) -> (bool, bool) {
     #[cfg(target_arch = "x86_64")]

@@ -4,10 +4,16 @@
 //! against its character class; escapes (`%XX`) are kept as received and decoded only when
 //! comparing ([`uri_eq`], RFC 3261 §19.1.4). Other schemes (`http:`, `isbn:`...) are
 //! accepted as `Scheme::Other` with their opaque part, so a proxy can answer 416.
+//!
+//! SIP and SIPS URIs are read in one forward pass (see `parse_sip`), hosts with
+//! `scan_host`; the results are those of the previous multi-pass parser, kept as the
+//! reference in `field_reference.rs` and compared by the tests in `field_equivalence.rs`.
 
 use std::net::Ipv4Addr;
 
-use super::scan::{self, Params, HNV, PARAM, PASSWORD, USER};
+use super::scan::{
+    self, Params, HOSTNAME, NUMERIC, PARAM, USER, U_HNV, U_PARAM, U_PASSWORD, U_USER,
+};
 
 /// The URI scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,34 +40,118 @@ pub enum Host<'a> {
 impl<'a> Host<'a> {
     /// Classifies host text (brackets included for IPv6). `None` when malformed.
     pub fn parse(s: &'a [u8]) -> Option<Host<'a>> {
-        if s.is_empty() {
-            return None;
-        }
-        if s[0] == b'[' {
-            if s.len() < 4 || s[s.len() - 1] != b']' {
-                return None;
+        match s.first() {
+            None => None,
+            Some(b'[') => ipv6_reference(s),
+            // A long name: its classes 16 bytes at a time (SSE2), then the same decision
+            // as `scan_host` makes.
+            Some(_) if s.len() >= 16 => {
+                let (name, numeric) = scan::host_classes(s);
+                match s[0] {
+                    _ if !name => None,
+                    _ if numeric => parse_ipv4(s).map(Host::Ipv4),
+                    b'.' | b'-' => None,
+                    _ => Some(Host::Name(s)),
+                }
             }
-            let inner = &s[1..s.len() - 1];
-            let ok = inner
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-                && inner.contains(&b':');
-            return ok.then_some(Host::Ipv6(inner));
+            Some(_) => match scan_host(s, 0) {
+                (end, host) if end == s.len() => host,
+                _ => None,
+            },
         }
-        // One pass: host-name characters only, and whether all are digits/dots.
-        let (name, numeric) = scan::host_classes(s);
-        if !name {
+    }
+}
+
+/// `[` IPv6 `]` (brackets included): hex digits, `:` and `.` inside, at least one `:`.
+pub(crate) fn ipv6_reference(s: &[u8]) -> Option<Host<'_>> {
+    if s.len() < 4 || s[s.len() - 1] != b']' {
+        return None;
+    }
+    let inner = &s[1..s.len() - 1];
+    let ok = inner
+        .iter()
+        .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        && inner.contains(&b':');
+    ok.then_some(Host::Ipv6(inner))
+}
+
+/// Reads a host name or IPv4 address at `s[start..]`: the span of [`HOSTNAME`] bytes
+/// (everything up to the first byte that is not one; a host never holds `:`), classified
+/// as [`Host::parse`] classifies that span: `None` when it is empty or malformed.
+///
+/// One pass: a dotted quad is read digit by digit ([`ipv4_prefix`]); anything else is
+/// spanned once while its byte classes are collected (all digits and dots: an IPv4
+/// address or nothing, since a toplabel starts with a letter; otherwise a name, which may
+/// not start with `.` or `-`).
+#[inline(always)]
+pub(crate) fn scan_host(s: &[u8], start: usize) -> (usize, Option<Host<'_>>) {
+    if let Some((end, a)) = ipv4_prefix(s, start) {
+        if end == s.len() || !scan::is(s[end], HOSTNAME) {
+            return (end, Some(Host::Ipv4(a)));
+        }
+    }
+    let mut i = start;
+    let mut classes = u16::MAX;
+    // Eight bytes a step while they are all host bytes, then byte by byte.
+    while let Some(c) = s.get(i..i + 8) {
+        let c = c
+            .iter()
+            .fold(u16::MAX, |acc, &b| acc & scan::CLASS[b as usize]);
+        if c & HOSTNAME == 0 {
+            break;
+        }
+        classes &= c;
+        i += 8;
+    }
+    while i < s.len() {
+        let c = scan::CLASS[s[i] as usize];
+        if c & HOSTNAME == 0 {
+            break;
+        }
+        classes &= c;
+        i += 1;
+    }
+    let h = &s[start..i];
+    let host = match h.first() {
+        None => None,
+        Some(_) if classes & NUMERIC != 0 => parse_ipv4(h).map(Host::Ipv4),
+        Some(b'.' | b'-') => None,
+        Some(_) => Some(Host::Name(h)),
+    };
+    (i, host)
+}
+
+/// A dotted quad at `s[i..]`: four parts of 1 to 3 digits, each at most 255, separated by
+/// dots; returns where it ends. `None` when the text there is not one (the caller then
+/// takes the general path, which decides).
+#[inline(always)]
+fn ipv4_prefix(s: &[u8], mut i: usize) -> Option<(usize, Ipv4Addr)> {
+    let digit = |i: usize| s.get(i).map(|&b| b.wrapping_sub(b'0')).filter(|&d| d <= 9);
+    let mut parts = [0u8; 4];
+    let mut k = 0;
+    loop {
+        let mut v = u32::from(digit(i)?);
+        i += 1;
+        if let Some(d) = digit(i) {
+            v = v * 10 + u32::from(d);
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + u32::from(d);
+                i += 1;
+            }
+        }
+        if v > 255 {
             return None;
         }
-        if numeric {
-            // All digits and dots: an IPv4 address or nothing (RFC 3261 toplabel starts
-            // with a letter).
-            return parse_ipv4(s).map(Host::Ipv4);
+        parts[k] = v as u8;
+        k += 1;
+        if k == 4 {
+            return Some((i, Ipv4Addr::from(parts)));
         }
-        if s[0] == b'.' || s[0] == b'-' {
+        if s.get(i) != Some(&b'.') {
             return None;
         }
-        Some(Host::Name(s))
+        i += 1;
     }
 }
 
@@ -149,6 +239,24 @@ impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding `<>` and no LWS).
     #[inline]
     pub fn parse(s: &'a [u8]) -> Result<Uri<'a>, BadUri> {
+        Self::parse_in_place(s)
+    }
+
+    /// [`Uri::parse`] inlined into its caller, so that a caller embedding the `Uri` in a
+    /// larger result (`NameAddr::parse`) has it built in place rather than copied.
+    #[inline(always)]
+    pub(crate) fn parse_in_place(s: &'a [u8]) -> Result<Uri<'a>, BadUri> {
+        // `sip:` / `sips:` in any case, read as one word: the first ':' is then the one
+        // after the scheme, as below.
+        if let Some(p) = s.first_chunk::<4>() {
+            let w = u32::from_le_bytes(*p) | 0x0020_2020;
+            if w == u32::from_le_bytes(*b"sip:") {
+                return Self::parse_sip(Scheme::Sip, s, 4);
+            }
+            if w | 0x2000_0000 == u32::from_le_bytes(*b"sips") && s.get(4) == Some(&b':') {
+                return Self::parse_sip(Scheme::Sips, s, 5);
+            }
+        }
         let colon = scan::find(s, b':').ok_or(BadUri)?;
         let scheme_raw = &s[..colon];
         let rest = &s[colon + 1..];
@@ -164,19 +272,9 @@ impl<'a> Uri<'a> {
         } else {
             return Err(BadUri);
         };
-        let empty = Uri {
-            scheme,
-            user: None,
-            password: None,
-            host: Host::None,
-            host_raw: &[],
-            port: None,
-            params: Params::new(&[]),
-            headers: &[],
-            raw: s,
-        };
+        let empty = Self::empty(scheme, s);
         match scheme {
-            Scheme::Sip | Scheme::Sips => Self::parse_sip(empty, rest),
+            Scheme::Sip | Scheme::Sips => Self::parse_sip(scheme, s, colon + 1),
             Scheme::Tel => {
                 // telephone-subscriber *par: the number, then parameters.
                 let semi = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
@@ -212,83 +310,145 @@ impl<'a> Uri<'a> {
         }
     }
 
-    #[inline]
-    fn parse_sip(mut u: Uri<'a>, rest: &'a [u8]) -> Result<Uri<'a>, BadUri> {
-        if !valid_escapes(rest) {
-            return Err(BadUri);
+    /// A URI of `scheme` with no component but `raw`.
+    #[inline(always)]
+    fn empty(scheme: Scheme<'a>, raw: &'a [u8]) -> Uri<'a> {
+        Uri {
+            scheme,
+            user: None,
+            password: None,
+            host: Host::None,
+            host_raw: &[],
+            port: None,
+            params: Params::new(&[]),
+            headers: &[],
+            raw,
         }
-        let mut hp = rest;
-        if let Some(at) = scan::find(rest, b'@') {
-            let userinfo = &rest[..at];
-            let (user, password) = match userinfo.iter().position(|&b| b == b':') {
-                Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
-                None => (userinfo, None),
-            };
-            if user.is_empty() || !scan::all(user, USER) {
-                return Err(BadUri);
-            }
-            if let Some(p) = password {
-                if !scan::all(p, PASSWORD) {
+    }
+
+    /// `[ userinfo "@" ] hostport uri-parameters [ headers ]`, in one forward pass: every
+    /// byte is read once against the class of the component it is in (escapes checked
+    /// where they occur, [`scan::span_escaped`]), except the host of a URI without
+    /// userinfo, spanned again as a host after the user-class span found no `@`.
+    ///
+    /// Why that is the grammar (RFC 3261 §19.1.1, §25.1): the userinfo ends at the first
+    /// `@` when there is one; the user part has no `:` and is the span of user bytes; a
+    /// URI without `@` holds none anywhere (no class after the host admits `@`, so a
+    /// parse from the host that succeeds proves it); the host ends at the first `:`, `;`,
+    /// `?` or the end (a host byte is none of them); every `%` is an escape, and no
+    /// delimiter is a hex digit, so an escape never straddles two components.
+    ///
+    /// `rest` is `raw[after_colon..]`. The components are kept in locals
+    /// and the `Uri` is built once at the end (no 160-byte copy per step).
+    #[inline(always)]
+    fn parse_sip(scheme: Scheme<'a>, raw: &'a [u8], after_colon: usize) -> Result<Uri<'a>, BadUri> {
+        let rest = &raw[after_colon..];
+        let n = rest.len();
+        let (mut user, mut password, mut port, mut headers) = (None, None, None, &[][..]);
+        let user_end = scan::span_escaped(rest, 0, U_USER).map_err(|()| BadUri)?;
+        let mut h = 0;
+        match rest.get(user_end) {
+            Some(b'@') => {
+                if user_end == 0 {
                     return Err(BadUri);
                 }
+                user = Some(&rest[..user_end]);
+                h = user_end + 1;
             }
-            u.user = Some(user);
-            u.password = password;
-            hp = &rest[at + 1..];
-        }
-        // hostport, then ;params, then ?headers
-        let host_end = if hp.first() == Some(&b'[') {
-            hp.iter().position(|&b| b == b']').ok_or(BadUri)? + 1
-        } else {
-            scan::find3(hp, 0, b':', b';', b'?').unwrap_or(hp.len())
-        };
-        let host_raw = &hp[..host_end];
-        u.host = Host::parse(host_raw).ok_or(BadUri)?;
-        u.host_raw = host_raw;
-        let mut r = &hp[host_end..];
-        if r.first() == Some(&b':') {
-            let n = r[1..]
-                .iter()
-                .position(|b| !b.is_ascii_digit())
-                .unwrap_or(r.len() - 1);
-            let port = scan::parse_u32(&r[1..1 + n], 65535).ok_or(BadUri)?;
-            u.port = Some(port as u16);
-            r = &r[1 + n..];
-        }
-        let q = scan::find(r, b'?').unwrap_or(r.len());
-        let params = &r[..q];
-        if !params.is_empty() {
-            if params[0] != b';' {
-                return Err(BadUri);
-            }
-            // uri-parameter = pname [ "=" pvalue ], both 1*paramchar
-            for p in params[1..].split(|&b| b == b';') {
-                let (n, v) = match p.iter().position(|&b| b == b'=') {
-                    Some(e) => (&p[..e], Some(&p[e + 1..])),
-                    None => (p, None),
-                };
-                if n.is_empty() || !scan::all(n, PARAM) {
-                    return Err(BadUri);
-                }
-                if let Some(v) = v {
-                    if v.is_empty() || !scan::all(v, PARAM) {
+            Some(b':') => {
+                // `user:password@` or `host:port`: the first `@` decides.
+                if let Some(at) = scan::find_byte(rest, user_end + 1, b'@') {
+                    let pw_end =
+                        scan::span_escaped(rest, user_end + 1, U_PASSWORD).map_err(|()| BadUri)?;
+                    if user_end == 0 || pw_end != at {
                         return Err(BadUri);
                     }
+                    user = Some(&rest[..user_end]);
+                    password = Some(&rest[user_end + 1..at]);
+                    h = at + 1;
                 }
             }
+            // No userinfo; an `@` further on makes the host parse below fail.
+            _ => {}
         }
-        u.params = Params::new(params);
-        if q < r.len() {
-            let h = &r[q + 1..];
-            for hv in h.split(|&b| b == b'&') {
-                let e = hv.iter().position(|&b| b == b'=').ok_or(BadUri)?;
-                if e == 0 || !scan::all(&hv[..e], HNV) || !scan::all(&hv[e + 1..], HNV) {
+        // hostport
+        let (host, host_raw, mut i) = if rest.get(h) == Some(&b'[') {
+            let e = rest[h..].iter().position(|&b| b == b']').ok_or(BadUri)? + 1;
+            let host_raw = &rest[h..h + e];
+            (ipv6_reference(host_raw).ok_or(BadUri)?, host_raw, h + e)
+        } else {
+            let (end, host) = scan_host(rest, h);
+            if !matches!(rest.get(end), None | Some(b':' | b';' | b'?')) {
+                return Err(BadUri);
+            }
+            (host.ok_or(BadUri)?, &rest[h..end], end)
+        };
+        if i < n && rest[i] == b':' {
+            i += 1;
+            let digits = i;
+            let mut p = 0u32;
+            while i < n && rest[i].is_ascii_digit() {
+                p = p * 10 + u32::from(rest[i] - b'0');
+                if p > 65535 {
+                    return Err(BadUri);
+                }
+                i += 1;
+            }
+            if i == digits {
+                return Err(BadUri);
+            }
+            port = Some(p as u16);
+        }
+        // uri-parameters: *( ";" pname [ "=" pvalue ] ), both 1*paramchar, up to the '?'.
+        let params = i;
+        while i < n && rest[i] == b';' {
+            let name = i + 1;
+            i = scan::span_escaped(rest, name, U_PARAM).map_err(|()| BadUri)?;
+            if i == name {
+                return Err(BadUri);
+            }
+            if i < n && rest[i] == b'=' {
+                let value = i + 1;
+                i = scan::span_escaped(rest, value, U_PARAM).map_err(|()| BadUri)?;
+                if i == value {
                     return Err(BadUri);
                 }
             }
-            u.headers = h;
         }
-        Ok(u)
+        let params = Params::new(&rest[params..i]);
+        if i < n {
+            if rest[i] != b'?' {
+                return Err(BadUri);
+            }
+            // headers: hname "=" hvalue *( "&" hname "=" hvalue ), hname not empty.
+            let h = i + 1;
+            i = h;
+            loop {
+                let name = i;
+                i = scan::span_escaped(rest, name, U_HNV).map_err(|()| BadUri)?;
+                if i == name || rest.get(i) != Some(&b'=') {
+                    return Err(BadUri);
+                }
+                i = scan::span_escaped(rest, i + 1, U_HNV).map_err(|()| BadUri)?;
+                match rest.get(i) {
+                    None => break,
+                    Some(b'&') => i += 1,
+                    Some(_) => return Err(BadUri),
+                }
+            }
+            headers = &rest[h..];
+        }
+        Ok(Uri {
+            scheme,
+            user,
+            password,
+            host,
+            host_raw,
+            port,
+            params,
+            headers,
+            raw,
+        })
     }
 
     /// The framing check the parser makes on a Request-URI: a scheme, a colon, then

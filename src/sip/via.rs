@@ -4,9 +4,15 @@
 //! sent-protocol and the colon of sent-by may be surrounded by LWS (RFC 4475 wsinv).
 //! Parsing one value reads its parameters once and keeps the ones a proxy needs (branch,
 //! received, rport, maddr, ttl); the rest stay reachable through [`Via::params`].
+//!
+//! [`Via::parse`] reads the value once, front to back, by index: the common unspaced
+//! `SIP/2.0/` and `;branch=` as 8-byte words, the sent-by host classified while it is
+//! spanned. Its results are those of the previous, step-by-step parser, kept as the
+//! reference in `field_reference.rs` and compared on every input kind by the tests in
+//! `field_equivalence.rs`: change both or neither.
 
 use super::scan::{self, Params, TOKEN, WS};
-use super::uri::Host;
+use super::uri::{ipv6_reference, scan_host, Host};
 
 /// RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this magic cookie.
 pub const BRANCH_MAGIC_COOKIE: &[u8] = b"z9hG4bK";
@@ -24,21 +30,17 @@ pub enum Transport<'a> {
 }
 
 impl<'a> Transport<'a> {
+    #[inline]
     pub fn from_bytes(b: &'a [u8]) -> Transport<'a> {
-        if b.eq_ignore_ascii_case(b"UDP") {
-            Transport::Udp
-        } else if b.eq_ignore_ascii_case(b"TCP") {
-            Transport::Tcp
-        } else if b.eq_ignore_ascii_case(b"TLS") {
-            Transport::Tls
-        } else if b.eq_ignore_ascii_case(b"SCTP") {
-            Transport::Sctp
-        } else if b.eq_ignore_ascii_case(b"WS") {
-            Transport::Ws
-        } else if b.eq_ignore_ascii_case(b"WSS") {
-            Transport::Wss
-        } else {
-            Transport::Other(b)
+        // By length first: one comparison for the common names.
+        match b.len() {
+            3 if lower_eq(b, b"udp") => Transport::Udp,
+            3 if lower_eq(b, b"tcp") => Transport::Tcp,
+            3 if lower_eq(b, b"tls") => Transport::Tls,
+            3 if lower_eq(b, b"wss") => Transport::Wss,
+            4 if lower_eq(b, b"sctp") => Transport::Sctp,
+            2 if lower_eq(b, b"ws") => Transport::Ws,
+            _ => Transport::Other(b),
         }
     }
 
@@ -86,6 +88,17 @@ pub struct Via<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadVia;
 
+/// `name` is `want` ignoring ASCII case, for a `want` of lower-case letters only: then
+/// `b | 0x20 == w` holds exactly for `b` in {`w`, upper-case `w`}.
+#[inline(always)]
+fn lower_eq<const N: usize>(name: &[u8], want: &[u8; N]) -> bool {
+    debug_assert!(want.iter().all(u8::is_ascii_lowercase));
+    match name.first_chunk::<N>() {
+        Some(c) if name.len() == N => c.iter().zip(want).all(|(&b, &w)| b | 0x20 == w),
+        _ => false,
+    }
+}
+
 fn skip_ws(s: &[u8]) -> &[u8] {
     &s[scan::span(s, WS)..]
 }
@@ -107,48 +120,110 @@ fn token(s: &[u8]) -> Result<(&[u8], &[u8]), BadVia> {
     Ok((&s[..n], &s[n..]))
 }
 
+/// `w` (eight bytes) is `;branch=` with the name in any case.
+#[inline(always)]
+fn is_branch_eq(w: &[u8]) -> bool {
+    // Bytes 1 to 6 are letters: OR-ing 0x20 lower-cases exactly 'A'-'Z' among the bytes
+    // that can then equal a lower-case letter; ';' and '=' are compared as they are.
+    const MASK: u64 = 0x0020_2020_2020_2000;
+    match w.first_chunk::<8>() {
+        Some(c) => u64::from_le_bytes(*c) | MASK == u64::from_le_bytes(*b";branch="),
+        None => false,
+    }
+}
+
+/// The index of the first byte of `s` at or after `i` that is not LWS (or `s.len()`).
+/// LWS is rare inside a Via, so only the first byte is tested inline: a loop inlined at
+/// each of the parser's dozen LWS points costs more in register spills than it saves.
+#[inline(always)]
+fn ws_from(s: &[u8], i: usize) -> usize {
+    match s.get(i) {
+        Some(&b) if scan::is(b, WS) => ws_after(s, i + 1),
+        _ => i,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn ws_after(s: &[u8], i: usize) -> usize {
+    i + scan::span(s.get(i..).unwrap_or_default(), WS)
+}
+
+/// `"SIP" SLASH "2.0" SLASH` with LWS allowed around the slashes (RFC 4475 wsinv): the
+/// index after it and the LWS that follows.
+#[cold]
+fn sent_protocol_with_lws(raw: &[u8]) -> Result<usize, BadVia> {
+    let (name, s) = token(raw)?;
+    if !name.eq_ignore_ascii_case(b"SIP") {
+        return Err(BadVia);
+    }
+    let (version, s) = token(expect(s, b'/')?)?;
+    if version != b"2.0" {
+        return Err(BadVia);
+    }
+    let s = expect(s, b'/')?;
+    Ok(raw.len() - s.len())
+}
+
 impl<'a> Via<'a> {
     /// Parses one via-parm (already separated from its neighbours by commas, trimmed).
+    ///
+    /// One forward pass over the value by index: `SIP/2.0/` read as one word when written
+    /// without LWS, the sent-by host read and classified in one pass
+    /// (`uri::scan_host`), the port accumulated while its digits are
+    /// read, and each parameter checked and, when a proxy needs it, kept as it is read.
     #[inline]
     pub fn parse(raw: &'a [u8]) -> Result<Via<'a>, BadVia> {
-        let (name, s) = token(raw)?;
-        if !name.eq_ignore_ascii_case(b"SIP") {
+        let n = raw.len();
+        let ws = |i: usize| ws_from(raw, i);
+        let mut i = match raw.first_chunk::<8>() {
+            Some(p) if u64::from_le_bytes(*p) | 0x20_2020 == u64::from_le_bytes(*b"sip/2.0/") => {
+                ws(8)
+            }
+            _ => sent_protocol_with_lws(raw)?,
+        };
+        let t = i;
+        i += scan::span(&raw[i..], TOKEN);
+        if i == t {
             return Err(BadVia);
         }
-        let (version, s) = token(expect(s, b'/')?)?;
-        if version != b"2.0" {
-            return Err(BadVia);
-        }
-        let (transport, s) = token(expect(s, b'/')?)?;
+        let transport = &raw[t..i];
         // LWS then sent-by
-        if s.is_empty() || !scan::is(s[0], WS) {
+        if i >= n || !scan::is(raw[i], WS) {
             return Err(BadVia);
         }
-        let s = skip_ws(s);
-        let host_len = if s.first() == Some(&b'[') {
-            s.iter().position(|&b| b == b']').ok_or(BadVia)? + 1
+        i = ws(i);
+        let host_start = i;
+        if raw.get(i) == Some(&b'[') {
+            let e = raw[i..].iter().position(|&b| b == b']').ok_or(BadVia)? + 1;
+            ipv6_reference(&raw[i..i + e]).ok_or(BadVia)?;
+            i += e;
         } else {
             // A name or IPv4 host never contains ':'; the port follows it.
-            s.iter()
-                .position(|&b| !scan::is(b, scan::HOST) || b == b':')
-                .unwrap_or(s.len())
-        };
-        let host = &s[..host_len];
-        if Host::parse(host).is_none() {
-            return Err(BadVia);
+            let (end, host) = scan_host(raw, i);
+            host.ok_or(BadVia)?;
+            i = end;
         }
-        let mut s = skip_ws(&s[host_len..]);
+        let host = &raw[host_start..i];
+        i = ws(i);
         let mut port = None;
-        if s.first() == Some(&b':') {
-            let t = skip_ws(&s[1..]);
-            let n = t
-                .iter()
-                .position(|b| !b.is_ascii_digit())
-                .unwrap_or(t.len());
-            port = Some(scan::parse_u32(&t[..n], 65535).ok_or(BadVia)? as u16);
-            s = skip_ws(&t[n..]);
+        if i < n && raw[i] == b':' {
+            i = ws(i + 1);
+            let digits = i;
+            let mut p = 0u32;
+            while i < n && raw[i].is_ascii_digit() {
+                p = p * 10 + u32::from(raw[i] - b'0');
+                if p > 65535 {
+                    return Err(BadVia);
+                }
+                i += 1;
+            }
+            if i == digits {
+                return Err(BadVia);
+            }
+            port = Some(p as u16);
+            i = ws(i);
         }
-        let params = Params::new(s);
         let mut v = Via {
             transport: Transport::from_bytes(transport),
             host,
@@ -158,28 +233,39 @@ impl<'a> Via<'a> {
             rport: None,
             maddr: None,
             ttl: None,
-            params,
+            params: Params::new(&raw[i..]),
             raw,
         };
         // One pass over `*( SEMI via-params )`: checks the generic-param grammar (as
         // `scan::check_params` does) and keeps the parameters a proxy reads.
-        let mut p = s;
         loop {
-            p = skip_ws(p);
-            let Some(&first) = p.first() else { break };
-            if first != b';' {
+            i = ws(i);
+            if i >= n {
+                break;
+            }
+            if raw[i] != b';' {
                 return Err(BadVia);
             }
-            p = skip_ws(&p[1..]);
-            let n = scan::span(p, TOKEN);
-            if n == 0 {
-                return Err(BadVia);
+            let name_start;
+            if raw.get(i..i + 8).is_some_and(is_branch_eq) {
+                // `;branch=` in any case, read as one word: the same name the token scan
+                // below finds (no LWS, six token bytes, then the '=' it stops at).
+                name_start = i + 1;
+                i += 7;
+            } else {
+                i = ws(i + 1);
+                name_start = i;
+                i += scan::span(&raw[i..], TOKEN);
+                if i == name_start {
+                    return Err(BadVia);
+                }
             }
-            let name = &p[..n];
-            p = skip_ws(&p[n..]);
+            let name = &raw[name_start..i];
+            i = ws(i);
             let mut val = None;
-            if p.first() == Some(&b'=') {
-                p = skip_ws(&p[1..]);
+            if i < n && raw[i] == b'=' {
+                i = ws(i + 1);
+                let p = &raw[i..];
                 let len = match p.first() {
                     Some(b'"') => scan::quoted_end(p).ok_or(BadVia)?,
                     Some(b'[') => {
@@ -189,27 +275,25 @@ impl<'a> Via<'a> {
                         }
                         e + 1
                     }
-                    _ => scan::span(p, TOKEN),
+                    _ => scan::span_long(p, TOKEN),
                 };
                 if len == 0 {
                     return Err(BadVia);
                 }
                 val = Some(&p[..len]);
-                p = &p[len..];
+                i += len;
             }
             match name.len() {
-                6 if name.eq_ignore_ascii_case(b"branch") => v.branch = Some(val.ok_or(BadVia)?),
-                8 if name.eq_ignore_ascii_case(b"received") => {
-                    v.received = Some(val.ok_or(BadVia)?)
-                }
-                5 if name.eq_ignore_ascii_case(b"rport") => {
+                6 if lower_eq(name, b"branch") => v.branch = Some(val.ok_or(BadVia)?),
+                8 if lower_eq(name, b"received") => v.received = Some(val.ok_or(BadVia)?),
+                5 if lower_eq(name, b"rport") => {
                     v.rport = Some(match val {
                         None => RPort::Requested,
                         Some(p) => RPort::Port(scan::parse_u32(p, 65535).ok_or(BadVia)? as u16),
                     })
                 }
-                5 if name.eq_ignore_ascii_case(b"maddr") => v.maddr = Some(val.ok_or(BadVia)?),
-                3 if name.eq_ignore_ascii_case(b"ttl") => {
+                5 if lower_eq(name, b"maddr") => v.maddr = Some(val.ok_or(BadVia)?),
+                3 if lower_eq(name, b"ttl") => {
                     v.ttl = Some(scan::parse_u32(val.ok_or(BadVia)?, 255).ok_or(BadVia)? as u8)
                 }
                 _ => {}
