@@ -3,7 +3,8 @@
 # one worker (Ringlet `workers = 1`, Kamailio `-n 1`) on loopback, `ringlet load` as UAC
 # and UAS. CPU = on-CPU ns of every process of the proxy (every thread counted once, from
 # /proc/<pid>/task/<tid>/schedstat) before and after the load, divided by the calls that
-# succeeded. See benches/results/cpu_per_call.md.
+# succeeded (us_per_op; us_per_attempt divides by succeeded + failed, the fairer figure for a
+# proxy that drops calls at that rate). See benches/results/cpu_per_call.md.
 #
 # Usage: benches/cpu_per_call.sh ringlet|kamailio
 # Env: WORKERS (proxy workers / Kamailio children, 1) COALESCE_US (Ringlet [runtime] coalesce_us, 200) RATE (2000) DUR (10 s) SCEN (call | register) ENABLED (Ringlet [auth], default
@@ -121,4 +122,4 @@ retr=$(printf "%s" "$out" | grep -o "\"retransmissions[a-z_]*\":[0-9]*" | head -
 fi
 cpu=$((after - before))
 [ -n "${SHOWLOG:-}" ] && cat "$tmp/proxy.log" | tail -5
-echo "$SIDE scen=$SCEN rate=$RATE dur=$DUR ok=$ok failed=$failed retrans=${retr:-?} proxy_cpu_ms=$((cpu / 1000000)) us_per_op=$(awk -v c=$cpu -v n=$ok 'BEGIN{ if (n>0) printf "%.1f", c/n/1000; else print "n/a" }')"
+echo "$SIDE scen=$SCEN rate=$RATE dur=$DUR ok=$ok failed=$failed retrans=${retr:-?} proxy_cpu_ms=$((cpu / 1000000)) us_per_op=$(awk -v c=$cpu -v n=$ok 'BEGIN{ if (n>0) printf "%.1f", c/n/1000; else print "n/a" }') us_per_attempt=$(awk -v c=$cpu -v n=$ok -v f=${failed:-0} 'BEGIN{ if (n+f>0) printf "%.1f", c/(n+f)/1000; else print "n/a" }')"

@@ -167,6 +167,73 @@ fn retransmitted_invite_is_absorbed_and_answered_with_last_response() {
 }
 
 #[test]
+fn retransmitted_invite_gets_the_same_100_trying_byte_for_byte() {
+    // The 100 Trying is written again from the stored request, not kept: it must be the
+    // same bytes (received/rport on the top Via, a second Via and a folded header kept).
+    let mut n = net();
+    let inv_text = invite(BOB_URI, "call-t", "z9hG4bKt1")
+        .replace(
+            "Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKt1;rport\r\n",
+            "Via: SIP/2.0/UDP alice.test:5080;branch=z9hG4bKt1;rport ,\r\n \
+             SIP/2.0/UDP 192.0.2.8;branch=z9hG4bKx\r\n",
+        )
+        .replace("Call-ID: call-t", "i:  call-t");
+    let first = one(&n.send_str(ALICE, &inv_text), ALICE, "100");
+    assert!(first.text().contains(";rport=5060;received=127.0.0.2"));
+    assert!(first
+        .text()
+        .contains("SIP/2.0/UDP 192.0.2.8;branch=z9hG4bKx"));
+    for _ in 0..2 {
+        let again = n.send_str(ALICE, &inv_text);
+        assert_eq!(summary(&again), vec![format!("100>{ALICE}")]);
+        assert_eq!(again[0].bytes, first.bytes, "the same 100 Trying");
+    }
+    assert_eq!(n.proxy.stats().retransmissions, 2);
+}
+
+#[test]
+fn responses_to_our_branch_go_up_only_when_their_top_via_parses() {
+    // Our Via exactly as written is recognised without parsing it; anything a peer did to
+    // it is parsed as before: still forwarded when it parses, dropped when it does not.
+    let mut n = net();
+    let sent = n.send_str(ALICE, &invite(BOB_URI, "call-v", "z9hG4bKv1"));
+    let inv = one(&sent, BOB, "INVITE");
+    let ours = inv.msg().top_via().unwrap().raw.to_vec();
+    let ours = String::from_utf8(ours).unwrap();
+    let with_top_via = |code: u16, reason: &str, via: &str| {
+        let r = String::from_utf8(respond(&inv, code, reason, "b7", &[])).unwrap();
+        r.replacen(&ours, via, 1).into_bytes()
+    };
+    let mut dropped = 0;
+    for (via, forwarded) in [
+        (format!("{ours};received=192.0.2.50"), true),
+        (ours.replace("SIP/2.0/UDP", "SIP/2.0/udp"), true),
+        (format!("{ours} ;x=\"y\""), true),
+        (format!("{ours};;"), false),
+        (format!("{ours};branch"), false),
+        (ours.replace("SIP/2.0/UDP", "SIP/2.0/ UDP x"), false),
+        (ours.replace("SIP/2.0", "SIP/3.0"), false),
+    ] {
+        let sent = n.send(BOB, &with_top_via(183, "Progress", &via));
+        if forwarded {
+            let up = one(&sent, ALICE, "183");
+            assert_eq!(up.msg().vias().count(), 1, "{via}: our Via removed");
+        } else {
+            dropped += 1;
+            assert!(sent.is_empty(), "{via}: dropped");
+        }
+        assert_eq!(n.proxy.stats().dropped_responses, dropped, "{via}");
+    }
+    // Our Via as written: forwarded.
+    one(
+        &n.send(BOB, &with_top_via(180, "Ringing", &ours)),
+        ALICE,
+        "180",
+    );
+    assert_eq!(n.proxy.stats().dropped_responses, dropped);
+}
+
+#[test]
 fn late_2xx_without_transaction_is_forwarded_statelessly() {
     let mut n = net();
     let sent = n.send_str(ALICE, &invite(BOB_URI, "call-late", "z9hG4bKl1"));

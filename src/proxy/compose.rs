@@ -45,24 +45,54 @@ pub(crate) struct RoutePlan<'a> {
     pub removed_ours: bool,
 }
 
-/// Collect the Route values of `msg` into `buf` and decide which go (§16.4).
+/// What the caller has parsed already of a request being forwarded, so that it is not
+/// parsed again (the top Via for received/rport, Max-Forwards to decrement).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ParsedHead<'a> {
+    /// `msg.top_via()`.
+    pub top_via: &'a Via<'a>,
+    /// `msg.max_forwards().ok().flatten()`.
+    pub max_forwards: Option<u8>,
+}
+
+/// What validation parsed that Route processing reads: the Request-URI and the URI of the
+/// first Route line when it holds a single value ([`crate::sip::CheckedRequest`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ParsedUris<'a> {
+    pub request_uri: Option<Uri<'a>>,
+    pub first_route: Option<Uri<'a>>,
+}
+
+/// Collect the Route values of `msg` into `buf` and decide which go (§16.4). `parsed`
+/// holds what the caller has parsed already (validation did); the rest is parsed here.
 ///
 /// Returns `Err(())` when a Route value does not parse (the caller answers 400).
 pub(crate) fn plan_routes<'a>(
     msg: &Message<'a>,
+    parsed: ParsedUris<'a>,
     here: &Locality,
     buf: &mut Vec<RouteValue>,
 ) -> Result<RoutePlan<'a>, ()> {
     buf.clear();
     let data = msg.datagram();
-    // Most requests outside a dialog carry no Route: the header index says so without a
-    // walk over every line.
-    let has_route = msg.header(HeaderName::Route).is_some();
-    for h in msg.headers().filter(|_| has_route) {
-        if h.name != HeaderName::Route {
-            continue;
-        }
+    // Only the Route lines are visited (most requests outside a dialog carry none).
+    for (k, h) in msg.header_lines(HeaderName::Route).enumerate() {
         let line = span_in(data, h.line);
+        if let (0, Some(uri)) = (k, parsed.first_route) {
+            // A line without a comma is one value, the one validation parsed (both
+            // splitters yield the whole, already trimmed, value).
+            if memchr::memchr(b',', h.value).is_none() {
+                buf.push(RouteValue {
+                    line,
+                    value: span_in(data, h.value),
+                    uri: span_in(data, uri.raw),
+                    index_in_line: 0,
+                    removed: false,
+                    ours: here.is_ours(&uri),
+                });
+                continue;
+            }
+        }
         for (i, v) in split_commas(h.value).enumerate() {
             let na = crate::sip::NameAddr::parse(v).map_err(|_| ())?;
             buf.push(RouteValue {
@@ -76,7 +106,9 @@ pub(crate) fn plan_routes<'a>(
         }
     }
     let mut plan = RoutePlan {
-        ruri: msg.request_uri_parsed().and_then(Result::ok),
+        ruri: parsed
+            .request_uri
+            .or_else(|| msg.request_uri_parsed().and_then(Result::ok)),
         ..RoutePlan::default()
     };
     // Strict router upstream (§16.4): the Request-URI is a value we put in a Record-Route
@@ -267,6 +299,9 @@ pub(crate) fn via_destination(via: &Via<'_>) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// How our Via line starts.
+const VIA_NAME: &[u8] = b"Via: ";
+
 /// The text of one listener as the requests we forward carry it, written once at start.
 #[derive(Debug, Clone)]
 pub(crate) struct ListenerText {
@@ -277,8 +312,14 @@ pub(crate) struct ListenerText {
 }
 
 impl ListenerText {
+    /// The Via value we write, up to the branch value: `SIP/2.0/UDP <addr>;branch=`.
+    pub(crate) fn via_value(&self) -> &[u8] {
+        &self.via_prefix[VIA_NAME.len()..]
+    }
+
     pub(crate) fn new(addr: SocketAddr) -> Self {
-        let mut via_prefix = b"Via: SIP/2.0/UDP ".to_vec();
+        let mut via_prefix = VIA_NAME.to_vec();
+        via_prefix.extend_from_slice(b"SIP/2.0/UDP ");
         put_socket_addr(&mut via_prefix, addr);
         via_prefix.extend_from_slice(b";branch=");
         let mut record_route = b"Record-Route: <sip:".to_vec();
@@ -337,11 +378,11 @@ pub(crate) fn consumed_credentials(
     }
 }
 
-/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`. `top_via` is the
-/// request's top Via when the caller has it parsed already (else it is parsed here).
+/// Write the forwarded request (RFC 3261 §16.6 steps 1-8) into `out`. `parsed` is what the
+/// caller has parsed of the request already (else it is parsed here).
 pub(crate) fn write_forwarded_request(
     msg: &Message<'_>,
-    top_via: Option<&Via<'_>>,
+    parsed: Option<&ParsedHead<'_>>,
     plan: &RoutePlan<'_>,
     spec: &ForwardSpec<'_>,
     edits: &mut EditList,
@@ -368,8 +409,8 @@ pub(crate) fn write_forwarded_request(
         edits.insert_with(top, |t| t.extend_from_slice(rr));
     }
     // received / rport on the previous hop's Via (parsed already by the caller, usually).
-    match top_via {
-        Some(via) => top_via_edits(data, via, spec.src, edits),
+    match parsed {
+        Some(p) => top_via_edits(data, p.top_via, spec.src, edits),
         None => {
             if let Ok(via) = msg.top_via() {
                 top_via_edits(data, &via, spec.src, edits);
@@ -378,11 +419,11 @@ pub(crate) fn write_forwarded_request(
     }
     // Max-Forwards: decrement, or add 70 (§16.6 step 3).
     if let Some(value) = msg.header(HeaderName::MaxForwards) {
-        let mf = msg
-            .max_forwards()
-            .ok()
-            .flatten()
-            .unwrap_or(DEFAULT_MAX_FORWARDS);
+        let mf = match parsed {
+            Some(p) => p.max_forwards,
+            None => msg.max_forwards().ok().flatten(),
+        }
+        .unwrap_or(DEFAULT_MAX_FORWARDS);
         edits.replace_with(span_in(data, value), |t| {
             push_decimal(t, u64::from(mf.saturating_sub(1)));
         });
@@ -532,7 +573,7 @@ pub(crate) fn write_local_response(
     let data = req.datagram();
     put_status_line(out, code, reason);
     let mut first_via = true;
-    for h in req.headers() {
+    for h in req.reply_header_lines() {
         match h.name {
             HeaderName::Via if first_via => {
                 first_via = false;
@@ -634,6 +675,57 @@ pub(crate) fn write_cancel_or_ack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `StatefulProxy::own_top_via` relies on: the Via value we write (any listener
+    /// address, any branch of ours) parses, as a Via and as the top Via of a response, and
+    /// its branch is what follows `via_value`.
+    #[test]
+    fn our_via_value_parses_with_its_branch() {
+        use crate::txn::BranchId;
+        for addr in [
+            "127.0.0.1:5060",
+            "192.0.2.200:65535",
+            "[::1]:5070",
+            "[2001:db8::7]:1",
+        ] {
+            let text = ListenerText::new(addr.parse().unwrap());
+            for id in [
+                BranchId {
+                    salt: 0,
+                    worker: 0,
+                    slot: 0,
+                    generation: 0,
+                    fork: 0,
+                    loop_hash: 0,
+                },
+                BranchId {
+                    salt: u32::MAX,
+                    worker: u16::MAX,
+                    slot: u32::MAX,
+                    generation: u32::MAX,
+                    fork: u8::MAX,
+                    loop_hash: u32::MAX,
+                },
+            ] {
+                let branch = id.encode();
+                let mut value = text.via_value().to_vec();
+                value.extend_from_slice(branch.as_bytes());
+                let via = Via::parse(&value).unwrap();
+                assert_eq!(via.branch, Some(branch.as_bytes()), "{addr}");
+                assert_eq!(BranchId::decode(&value[text.via_value().len()..]), Some(id));
+                let resp = format!(
+                    "SIP/2.0 200 OK\r\n{}{}\r\nVia: SIP/2.0/UDP 127.0.0.2\r\n\
+                     From: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\n\
+                     CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+                    String::from_utf8_lossy(&text.via_prefix),
+                    String::from_utf8_lossy(branch.as_bytes())
+                );
+                let m = crate::sip::parse(resp.as_bytes()).unwrap();
+                assert_eq!(m.header(HeaderName::Via), Some(&value[..]));
+                assert_eq!(m.top_via().unwrap().branch, Some(branch.as_bytes()));
+            }
+        }
+    }
 
     #[test]
     fn bare_rport_is_found_only_when_valueless() {

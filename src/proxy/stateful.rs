@@ -42,12 +42,12 @@ use super::compose::{
     collect_challenges, consumed_credentials, loop_hash, loop_hash_with, plan_routes,
     response_destination, via_destination, write_cancel_or_ack, write_forwarded_request,
     write_local_response, write_request_vias, write_response_upstream, ForwardSpec, ListenerText,
-    RoutePlan, RouteValue,
+    ParsedHead, ParsedUris, RoutePlan, RouteValue,
 };
 use super::locality::{next_hop, Locality, NextHopError};
 use super::router::{Failure, FailureDecision, Reply, RequestInfo, RouteDecision, Router, Target};
 use super::splice::{hex_into, split_commas, EditList};
-use super::transaction::{Best, Branch, ClientSide, ProxyTransaction, ServerSide};
+use super::transaction::{Best, Branch, Branches, ClientSide, ProxyTransaction, ServerSide};
 use super::{ProxyConfig, ProxyStats};
 
 /// The most branches one transaction may have (the fork index is one byte of the branch).
@@ -233,6 +233,20 @@ impl<R: Router> StatefulProxy<R> {
 
     /// Send the response in `self.buf` (status `code`) upstream through transaction `h`.
     fn send_upstream(&mut self, now: Instant, h: TxHandle, code: u16, out: &mut Outbox) {
+        self.send_upstream_keeping(now, h, code, true, out);
+    }
+
+    /// [`Self::send_upstream`]; with `keep` false the response is not stored for
+    /// retransmissions: only for an INVITE's `100 Trying`, which
+    /// [`Self::on_retransmission`] writes again instead (see [`is_plain_trying`]).
+    fn send_upstream_keeping(
+        &mut self,
+        now: Instant,
+        h: TxHandle,
+        code: u16,
+        keep: bool,
+        out: &mut Outbox,
+    ) {
         let Some(t) = self.table.get_mut(h) else {
             return;
         };
@@ -250,6 +264,8 @@ impl<R: Router> StatefulProxy<R> {
         if t.is_invite && (200..300).contains(&code) {
             // RFC 6026: INVITE retransmissions are absorbed from now on; nothing to resend.
             t.last_response = Vec::new();
+        } else if !keep && t.is_invite {
+            t.last_response.clear();
         } else {
             t.last_response.clear();
             t.last_response.extend_from_slice(&self.buf);
@@ -312,7 +328,30 @@ impl<R: Router> StatefulProxy<R> {
             reason,
             extra,
         );
-        self.send_upstream(now, h, code, out);
+        let keep = !is_plain_trying(code, reason, extra);
+        self.send_upstream_keeping(now, h, code, keep, out);
+    }
+
+    /// Send the `100 Trying` of INVITE transaction `h` again (a retransmitted INVITE while
+    /// nothing else went upstream), written from the stored request as it was the first
+    /// time: the same request, source and text give the same bytes.
+    fn resend_trying(&mut self, h: TxHandle, out: &mut Outbox) {
+        let Some(t) = self.table.get(h) else { return };
+        let Ok(req) = sip::parse(&t.request) else {
+            return;
+        };
+        Self::write_reply(
+            &self.cfg,
+            &mut self.edits,
+            &mut self.buf,
+            &req,
+            None,
+            t.src,
+            100,
+            TRYING,
+            &[],
+        );
+        out.send(t.local, t.reply_to(), &self.buf);
     }
 
     /// Write our response to `req` into `buf` (a To tag of ours above 100).
@@ -360,7 +399,8 @@ impl<R: Router> StatefulProxy<R> {
         let t = self.table.get_mut(h)?;
         let request = std::mem::take(&mut t.request);
         let result = match sip::parse(&request) {
-            Ok(req) => match plan_routes(&req, &self.here, &mut self.routes) {
+            Ok(req) => match plan_routes(&req, ParsedUris::default(), &self.here, &mut self.routes)
+            {
                 Ok(plan) => Some(f(self, &req, &plan)),
                 Err(()) => None,
             },
@@ -385,7 +425,7 @@ impl<R: Router> StatefulProxy<R> {
     fn build_branch_with(
         &mut self,
         req: &Message<'_>,
-        top_via: Option<&sip::Via<'_>>,
+        parsed: Option<&ParsedHead<'_>>,
         plan: &RoutePlan<'_>,
         h: TxHandle,
         fork: usize,
@@ -422,7 +462,7 @@ impl<R: Router> StatefulProxy<R> {
             remove_lines: &self.consumed,
         };
         self.fwd.clear();
-        write_forwarded_request(req, top_via, plan, &spec, &mut self.edits, &mut self.fwd);
+        write_forwarded_request(req, parsed, plan, &spec, &mut self.edits, &mut self.fwd);
         true
     }
 
@@ -536,10 +576,19 @@ impl<R: Router> StatefulProxy<R> {
             }
             return;
         };
-        // The dialog fields, read once for key, loop hash and in-dialog test.
-        let dialog = DialogFields {
+        // Parsed once: validation takes them as they are.
+        let head = sip::RequestHead {
+            top_via: via,
+            cseq,
+            call_id,
             from_tag: from.tag,
-            to_tag: msg.to_tag().ok().flatten(),
+        };
+        // The dialog fields, read once for key, loop hash and in-dialog test. The key does
+        // not use the To tag: it is read here only for an ACK; validation reads it for the
+        // others (the same value: `Message::to_tag`).
+        let mut dialog = DialogFields {
+            from_tag: from.tag,
+            to_tag: None,
             call_id,
             seq: cseq.seq,
         };
@@ -550,8 +599,11 @@ impl<R: Router> StatefulProxy<R> {
         };
         let key = self.key_of(msg, &via, &dialog, key_method);
         match method {
-            Method::Ack => return self.on_ack(now, inc, msg, &via, dialog.to_tag, &key, out),
-            Method::Cancel => return self.on_cancel(now, inc, msg, &via, &key, out),
+            Method::Ack => {
+                let to_tag = msg.to_tag().ok().flatten();
+                return self.on_ack(now, inc, msg, &via, to_tag, &key, out);
+            }
+            Method::Cancel => return self.on_cancel(now, inc, msg, &head, &key, out),
             _ => {}
         }
         if let Some(h) = self.find_server(&key) {
@@ -559,11 +611,14 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // §16.3 validation.
-        if let Err(rej) = sip::validate_request(msg) {
-            self.stats.rejected += 1;
-            self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
-            return;
-        }
+        let checked = match sip::check_request(msg, Some(&head)) {
+            Ok(c) => c,
+            Err(rej) => {
+                self.stats.rejected += 1;
+                self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
+                return;
+            }
+        };
         if let Err(rej) = sip::check_proxy_require(msg, &[]) {
             self.stats.rejected += 1;
             let tags: Vec<&[u8]> = msg.proxy_require().collect();
@@ -578,6 +633,7 @@ impl<R: Router> StatefulProxy<R> {
             self.reply_stateless(msg, inc, &reply, out);
             return;
         }
+        dialog.to_tag = checked.to_tag;
         let lh = loop_hash_with(msg, &dialog);
         if self.is_loop(msg, lh) {
             self.stats.loops += 1;
@@ -586,7 +642,7 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         let in_dialog = dialog.to_tag.is_some();
-        self.new_transaction(now, inc, msg, &via, &key, lh, in_dialog, out);
+        self.new_transaction(now, inc, msg, &checked, &key, lh, in_dialog, out);
     }
 
     /// §16.3 step 4: one of our Vias with the loop hash of this very request.
@@ -615,8 +671,15 @@ impl<R: Router> StatefulProxy<R> {
             ServerSide::Invite(s) => s.on_invite(),
             ServerSide::NonInvite(s) => s.on_request(),
         };
-        if action == ServerRequestAction::ResendLast && !t.last_response.is_empty() {
+        if action != ServerRequestAction::ResendLast {
+            return;
+        }
+        if !t.last_response.is_empty() {
             out.send(t.local, t.reply_to(), &t.last_response);
+        } else if t.is_invite && t.server.is_proceeding() {
+            // Nothing but the 100 Trying went upstream (it is not stored: see
+            // `send_upstream_keeping`).
+            self.resend_trying(h, out);
         }
     }
 
@@ -640,7 +703,13 @@ impl<R: Router> StatefulProxy<R> {
                 ServerSide::NonInvite(_) => ServerRequestAction::Absorb,
             };
             if action == ServerRequestAction::PassAck {
-                self.forward_stateless(inc, msg, via, out);
+                self.forward_stateless(
+                    inc,
+                    msg,
+                    &Self::parsed_head(msg, via),
+                    ParsedUris::default(),
+                    out,
+                );
             }
             self.settle(h);
             return;
@@ -650,7 +719,13 @@ impl<R: Router> StatefulProxy<R> {
             return;
         }
         // ACK for a 2xx: end to end (§16.11 / RFC 6026), statelessly by Route / R-URI.
-        self.forward_stateless(inc, msg, via, out);
+        self.forward_stateless(
+            inc,
+            msg,
+            &Self::parsed_head(msg, via),
+            ParsedUris::default(),
+            out,
+        );
     }
 
     fn on_cancel(
@@ -658,19 +733,24 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        via: &sip::Via<'_>,
+        head: &sip::RequestHead<'_>,
         key: &TxKey,
         out: &mut Outbox,
     ) {
         let Some(h) = self.find_server(key) else {
             // §16.10: no response context: forward statelessly.
-            if sip::validate_request(msg).is_err() {
-                if let Err(rej) = sip::validate_request(msg) {
+            let checked = match sip::check_request(msg, Some(head)) {
+                Ok(c) => c,
+                Err(rej) => {
                     self.reply_stateless(msg, inc, &Reply::new(rej.status, rej.reason), out);
+                    return;
                 }
-                return;
-            }
-            if !self.forward_stateless(inc, msg, via, out) {
+            };
+            let parsed = ParsedHead {
+                top_via: &checked.top_via,
+                max_forwards: checked.max_forwards,
+            };
+            if !self.forward_stateless(inc, msg, &parsed, uris_of(&checked), out) {
                 self.reply_stateless(
                     msg,
                     inc,
@@ -699,19 +779,28 @@ impl<R: Router> StatefulProxy<R> {
         self.settle(h);
     }
 
+    /// The top Via (parsed already) and Max-Forwards of a request that was not validated.
+    fn parsed_head<'a>(msg: &Message<'a>, via: &'a sip::Via<'a>) -> ParsedHead<'a> {
+        ParsedHead {
+            top_via: via,
+            max_forwards: msg.max_forwards().ok().flatten(),
+        }
+    }
+
     /// Forward a request without a transaction (2xx ACK, unmatched CANCEL); false when it
-    /// has no usable next hop.
-    fn forward_stateless(
+    /// has no usable next hop. `uris`: what validation parsed, when it ran.
+    fn forward_stateless<'a>(
         &mut self,
         inc: &Incoming<'_>,
-        msg: &Message<'_>,
-        via: &sip::Via<'_>,
+        msg: &Message<'a>,
+        parsed: &ParsedHead<'a>,
+        uris: ParsedUris<'a>,
         out: &mut Outbox,
     ) -> bool {
-        if msg.max_forwards().ok().flatten() == Some(0) {
+        if parsed.max_forwards == Some(0) {
             return false;
         }
-        let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
+        let Ok(plan) = plan_routes(msg, uris, &self.here, &mut self.routes) else {
             return false;
         };
         let Ok(dest) = Self::resolve(&mut self.router, msg, &plan, None) else {
@@ -720,7 +809,7 @@ impl<R: Router> StatefulProxy<R> {
         // RFC 3261 §16.11: a stateless branch is a function of the incoming branch, so the
         // CANCEL of a statelessly forwarded INVITE gets the same one.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(self.cfg.branch_salt);
-        for &b in via.branch.unwrap_or(b"") {
+        for &b in parsed.top_via.branch.unwrap_or(b"") {
             h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
         let mut br = [0u8; 25];
@@ -743,7 +832,7 @@ impl<R: Router> StatefulProxy<R> {
         };
         let edits = &mut self.edits;
         out.send_with(inc.local, dest, |buf| {
-            write_forwarded_request(msg, Some(via), &plan, &spec, edits, buf)
+            write_forwarded_request(msg, Some(parsed), &plan, &spec, edits, buf)
         });
         self.stats.stateless_requests += 1;
         true
@@ -797,13 +886,18 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
-        via: &sip::Via<'_>,
+        checked: &sip::CheckedRequest<'_>,
         key: &TxKey,
         lh: u32,
         in_dialog: bool,
         out: &mut Outbox,
     ) {
-        let Some(method) = msg.method() else { return };
+        let method = checked.method;
+        let via = &checked.top_via;
+        let parsed = ParsedHead {
+            top_via: via,
+            max_forwards: checked.max_forwards,
+        };
         let is_invite = method == Method::Invite;
         let data = msg.datagram();
         // The one owned copy: the datagram up to the end of this message (offsets stay valid).
@@ -825,7 +919,7 @@ impl<R: Router> StatefulProxy<R> {
                 ServerSide::NonInvite(NonInviteServer::new())
             },
             last_response: Vec::new(),
-            branches: Vec::new(),
+            branches: Branches::default(),
             pending: Vec::new(),
             best: None,
             challenges: Vec::new(),
@@ -847,10 +941,10 @@ impl<R: Router> StatefulProxy<R> {
         self.stats.transactions += 1;
         if is_invite {
             // RFC 3261 §16.2 / §17.2.1: 100 Trying at once, so the caller stops retransmitting.
-            self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, "Trying", &[], out);
+            self.reply_in_txn_with(now, h, msg, Some(via), inc.src, 100, TRYING, &[], out);
         }
         // Route processing (§16.4) decides whether the router is asked at all.
-        let Ok(plan) = plan_routes(msg, &self.here, &mut self.routes) else {
+        let Ok(plan) = plan_routes(msg, uris_of(checked), &self.here, &mut self.routes) else {
             self.reply_in_txn(now, h, 400, "Bad Route", &[], out);
             self.settle(h);
             return;
@@ -875,7 +969,7 @@ impl<R: Router> StatefulProxy<R> {
         match decision {
             RouteDecision::Relay(targets) => {
                 self.add_targets(h, targets);
-                self.start_next_group_with(now, h, msg, Some(via), &plan, out);
+                self.start_next_group_with(now, h, msg, Some(&parsed), &plan, out);
                 self.advance_context(now, h, out);
             }
             RouteDecision::Respond(reply) => {
@@ -958,13 +1052,13 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
-        top_via: Option<&sip::Via<'_>>,
+        parsed: Option<&ParsedHead<'_>>,
         plan: &RoutePlan<'_>,
         out: &mut Outbox,
     ) {
         if let Some(group) = self.take_next_group(h) {
             for target in group {
-                self.start_branch(now, h, req, top_via, plan, target, out);
+                self.start_branch(now, h, req, parsed, plan, target, out);
             }
         }
     }
@@ -975,7 +1069,7 @@ impl<R: Router> StatefulProxy<R> {
         now: Instant,
         h: TxHandle,
         req: &Message<'_>,
-        top_via: Option<&sip::Via<'_>>,
+        parsed: Option<&ParsedHead<'_>>,
         plan: &RoutePlan<'_>,
         target: Target,
         out: &mut Outbox,
@@ -1039,7 +1133,7 @@ impl<R: Router> StatefulProxy<R> {
                         ClientSide::NonInvite(NonInviteClient::start(now, &self.cfg.timers));
                 }
                 t.branches.push(branch);
-                if self.build_branch_with(req, top_via, plan, h, fork) {
+                if self.build_branch_with(req, parsed, plan, h, fork) {
                     if let Some(t) = self.table.get(h) {
                         out.send(t.local, t.branches[fork].dest, &self.fwd);
                     }
@@ -1174,11 +1268,23 @@ impl<R: Router> StatefulProxy<R> {
         out: &mut Outbox,
     ) {
         self.stats.responses += 1;
-        let (Some(code), Ok(via), Ok(cseq)) = (msg.status(), msg.top_via(), msg.cseq()) else {
+        let (Some(code), Ok(cseq)) = (msg.status(), msg.cseq()) else {
             self.stats.dropped_responses += 1;
             return;
         };
-        let id = match via.branch.and_then(BranchId::decode) {
+        // The top Via must parse and carry one of our branches. Our own Via text, as we
+        // wrote it, is known to parse: only anything else is parsed.
+        let decoded = match self.own_top_via(msg) {
+            Some(id) => Some(id),
+            None => match msg.top_via() {
+                Ok(via) => via.branch.and_then(BranchId::decode),
+                Err(_) => {
+                    self.stats.dropped_responses += 1;
+                    return;
+                }
+            },
+        };
+        let id = match decoded {
             Some(id) if id.salt == self.cfg.branch_salt => id,
             _ => {
                 // Not one of our branches: a response never meant for us.
@@ -1224,6 +1330,20 @@ impl<R: Router> StatefulProxy<R> {
             _ => self.on_branch_response(now, h, fork, msg, code, out),
         }
         self.settle(h);
+    }
+
+    /// The branch of the top Via of `msg` when that Via value is exactly one this proxy
+    /// writes: a listener's [`ListenerText::via_value`] followed by a branch of ours and
+    /// nothing else (no parameter added, no other value on the line). [`Message::top_via`]
+    /// parses such a value (`compose` tests) and its branch is that rest, so the full parse
+    /// is skipped; any other value (`None`) is parsed as usual.
+    fn own_top_via(&self, msg: &Message<'_>) -> Option<BranchId> {
+        let v = msg.header(HeaderName::Via)?;
+        self.listener_texts.iter().find_map(|text| {
+            let rest = v.strip_prefix(text.via_value())?;
+            // Exactly BRANCH_LEN bytes: the cookie, our tag and lower-case hex digits.
+            BranchId::decode(rest)
+        })
     }
 
     fn forward_response_stateless(
@@ -1539,7 +1659,9 @@ fn local_tag(salt: u32, msg: &Message<'_>) -> [u8; 19] {
 
 impl<R: Router> Endpoint for StatefulProxy<R> {
     fn on_datagram(&mut self, now: Instant, incoming: Incoming<'_>, out: &mut Outbox) {
-        let msg = match sip::parse(incoming.bytes) {
+        // Borrowed out of the result, not moved: a `Message` is some 650 bytes.
+        let parsed = sip::parse(incoming.bytes);
+        let msg = match &parsed {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed += 1;
@@ -1559,9 +1681,9 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
             }
         };
         if msg.is_request() {
-            self.on_request(now, &incoming, &msg, out);
+            self.on_request(now, &incoming, msg, out);
         } else {
-            self.on_response(now, &incoming, &msg, out);
+            self.on_response(now, &incoming, msg, out);
         }
     }
 
@@ -1590,6 +1712,24 @@ impl<R: Router> Endpoint for StatefulProxy<R> {
     fn is_idle(&self) -> bool {
         self.transactions_in_flight() == 0
     }
+}
+
+/// What Route processing may take from validation.
+fn uris_of<'a>(checked: &sip::CheckedRequest<'a>) -> ParsedUris<'a> {
+    ParsedUris {
+        request_uri: Some(checked.request_uri),
+        first_route: checked.first_route_uri,
+    }
+}
+
+/// The reason phrase of the 100 an INVITE transaction answers at once (RFC 3261 §16.2).
+const TRYING: &str = "Trying";
+
+/// A `100 Trying` without extra header lines, as [`StatefulProxy`] writes it for an INVITE:
+/// not stored for retransmissions (an INVITE transaction in Proceeding whose stored
+/// response is empty has sent only this), but written again from the request when needed.
+fn is_plain_trying(code: u16, reason: &str, extra: &[&str]) -> bool {
+    code == 100 && reason == TRYING && extra.is_empty()
 }
 
 /// The [`RequestInfo::txn`] value of a transaction: its handle, slot and generation.

@@ -119,11 +119,15 @@ impl StatelessProxy {
 
     fn on_request(&mut self, inc: &Incoming<'_>, msg: &Message<'_>, out: &mut Outbox) {
         let is_ack = msg.method() == Some(Method::Ack);
-        let for_us = msg
-            .request_uri_parsed()
-            .and_then(Result::ok)
-            .is_some_and(|u| self.addressed_to_us(&u));
-        if let Err(rej) = sip::validate_request(msg) {
+        // Validation parses the Request-URI and the top Via: relaying takes them from it
+        // (the Request-URI is parsed apart only for a refused request).
+        let checked = sip::check_request(msg, None);
+        let for_us = match &checked {
+            Ok(c) => Some(c.request_uri),
+            Err(_) => msg.request_uri_parsed().and_then(Result::ok),
+        }
+        .is_some_and(|u| self.addressed_to_us(&u));
+        if let Err(rej) = &checked {
             // RFC 3261 §16.3 step 3: an OPTIONS for the proxy itself is answered even when
             // Max-Forwards is exhausted.
             let options_here = for_us && rej.status == 483 && msg.method() == Some(Method::Options);
@@ -186,7 +190,7 @@ impl StatelessProxy {
             }
             return;
         }
-        self.relay_request(inc, msg, is_ack, out);
+        self.relay_request(inc, msg, checked.as_ref().ok(), is_ack, out);
     }
 
     /// RFC 3261 §16.11 with §16.6 steps 3, 4 (no Record-Route: a stateless relay need not
@@ -195,6 +199,7 @@ impl StatelessProxy {
         &mut self,
         inc: &Incoming<'_>,
         msg: &Message<'_>,
+        checked: Option<&sip::CheckedRequest<'_>>,
         is_ack: bool,
         out: &mut Outbox,
     ) {
@@ -208,7 +213,11 @@ impl StatelessProxy {
                 next_route = routes.next();
             }
         }
-        let target = match (&next_route, msg.request_uri_parsed()) {
+        let ruri = match checked {
+            Some(c) => Some(Ok(c.request_uri)),
+            None => msg.request_uri_parsed(),
+        };
+        let target = match (&next_route, ruri) {
             (Some(r), _) => self.next_hop(&r.uri),
             (None, Some(Ok(u))) => self.next_hop(&u),
             // validate_request has already refused a request without a parseable URI.
@@ -258,7 +267,13 @@ impl StatelessProxy {
             }
             return;
         };
-        let Ok(top_via) = msg.top_via() else { return };
+        let top_via = match checked {
+            Some(c) => c.top_via,
+            None => match msg.top_via() {
+                Ok(v) => v,
+                Err(_) => return,
+            },
+        };
         self.compute_branch(msg, &top_via);
 
         let listener = self.listeners[local as usize];

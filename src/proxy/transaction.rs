@@ -7,7 +7,8 @@
 //!   ├─ fingerprint             second lane of the key hash (the table holds the first)
 //!   ├─ server: INVITE or non-INVITE server transaction, last response sent (for resends)
 //!   ├─ branches[fork]          one client transaction per target: state, Timer C,
-//!   │                          CANCEL client transaction, final code
+//!   │                          CANCEL client transaction, final code (the first one
+//!   │                          inline, the others in a vector: see `Branches`)
 //!   ├─ pending                 targets of later serial groups (lower q)
 //!   └─ best                    the best final response so far (§16.7 step 6)
 //! ```
@@ -169,6 +170,90 @@ impl Branch {
     }
 }
 
+/// The branches of one transaction in fork order, the first one held inline: most
+/// requests go to a single target, and their transaction then owns no branch allocation.
+///
+/// Invariant: `more` is empty while `first` is `None` (branches are only ever appended).
+#[derive(Debug, Default)]
+pub(crate) struct Branches {
+    first: Option<Branch>,
+    more: Vec<Branch>,
+}
+
+impl Branches {
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    pub(crate) fn get(&self, fork: usize) -> Option<&Branch> {
+        match fork {
+            0 => self.first.as_ref(),
+            _ => self.more.get(fork - 1),
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, fork: usize) -> Option<&mut Branch> {
+        match fork {
+            0 => self.first.as_mut(),
+            _ => self.more.get_mut(fork - 1),
+        }
+    }
+
+    /// Append a branch (its fork index is the old `len()`).
+    pub(crate) fn push(&mut self, b: Branch) {
+        if self.first.is_none() {
+            self.first = Some(b);
+        } else {
+            self.more.push(b);
+        }
+    }
+
+    /// Room for `n` more branches (none allocated for the one that fits inline).
+    pub(crate) fn reserve_exact(&mut self, n: usize) {
+        let extra = n.saturating_sub(usize::from(self.first.is_none()));
+        if extra > 0 {
+            self.more.reserve_exact(extra);
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Branch> {
+        self.first.iter().chain(self.more.iter())
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Branch> {
+        self.first.iter_mut().chain(self.more.iter_mut())
+    }
+
+    /// Heap bytes (the inline branch is part of the transaction's own size).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.more.capacity() * std::mem::size_of::<Branch>()
+    }
+}
+
+impl std::ops::Index<usize> for Branches {
+    type Output = Branch;
+    fn index(&self, fork: usize) -> &Branch {
+        match self.get(fork) {
+            Some(b) => b,
+            None => panic!("no branch {fork} of {}", self.len()),
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Branches {
+    fn index_mut(&mut self, fork: usize) -> &mut Branch {
+        let n = self.len();
+        match self.get_mut(fork) {
+            Some(b) => b,
+            None => panic!("no branch {fork} of {n}"),
+        }
+    }
+}
+
 /// The best final response so far.
 #[derive(Debug)]
 pub(crate) enum Best {
@@ -204,7 +289,7 @@ pub(crate) struct ProxyTransaction {
     pub record_route: bool,
     pub server: ServerSide,
     pub last_response: Vec<u8>,
-    pub branches: Vec<Branch>,
+    pub branches: Branches,
     /// Targets not tried yet, in decreasing q (later serial groups).
     pub pending: Vec<Target>,
     pub best: Option<Best>,
@@ -264,7 +349,7 @@ impl ProxyTransaction {
             return false;
         }
         self.request = Box::default();
-        for b in &mut self.branches {
+        for b in self.branches.iter_mut() {
             b.uri = None;
             b.headers = None;
         }
@@ -279,7 +364,7 @@ impl ProxyTransaction {
         std::mem::size_of::<Self>()
             + self.request.len()
             + self.last_response.capacity()
-            + self.branches.capacity() * std::mem::size_of::<Branch>()
+            + self.branches.heap_bytes()
             + self
                 .branches
                 .iter()
@@ -294,5 +379,50 @@ impl ProxyTransaction {
                 _ => 0,
             }
             + self.challenges.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn branch(code: u16) -> Branch {
+        Branch {
+            client: ClientSide::NotSent,
+            uri: None,
+            headers: None,
+            dest: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            timer_c: None,
+            no_answer: None,
+            provisional: false,
+            final_code: Some(code),
+            cancel: None,
+            cancel_pending: false,
+        }
+    }
+
+    #[test]
+    fn branches_keep_fork_order_and_the_first_allocates_nothing() {
+        let mut b = Branches::default();
+        assert!(b.is_empty());
+        assert!(b.get(0).is_none());
+        b.reserve_exact(1);
+        b.push(branch(400));
+        assert_eq!((b.len(), b.heap_bytes()), (1, 0), "one branch: inline");
+        b.reserve_exact(2);
+        assert_eq!(b.heap_bytes(), 2 * std::mem::size_of::<Branch>());
+        b.push(branch(401));
+        b.push(branch(402));
+        assert_eq!(b.len(), 3);
+        let codes: Vec<_> = b.iter().filter_map(|x| x.final_code).collect();
+        assert_eq!(codes, [400, 401, 402]);
+        b[2].final_code = Some(500);
+        for x in b.iter_mut() {
+            x.provisional = true;
+        }
+        assert_eq!(b.get(2).and_then(|x| x.final_code), Some(500));
+        assert!(b.get(3).is_none());
+        assert!(b.iter().all(|x| x.provisional));
+        assert_eq!(b[1].final_code, Some(401));
     }
 }

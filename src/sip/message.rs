@@ -289,6 +289,44 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Every header line named `name`, in order: [`Message::headers`] filtered by name,
+    /// without building the lines of the others (the walk starts at the first line of a
+    /// known name).
+    pub fn header_lines<'m>(
+        &'m self,
+        name: HeaderName<'m>,
+    ) -> impl Iterator<Item = Header<'a>> + 'm {
+        let id = name.id();
+        let first = match id {
+            HeaderId::Other => 0,
+            id => self.first[id as usize] as usize,
+        };
+        let raw = name.as_bytes();
+        (first.min(self.count as usize)..self.count as usize)
+            .filter(move |&i| {
+                let s = &self.slots[i];
+                s.id == id && (id != HeaderId::Other || self.name_of(s).eq_ignore_ascii_case(raw))
+            })
+            .map(move |i| self.header_at(i))
+    }
+
+    /// The lines a response to this request copies (RFC 3261 §8.2.6.2): every Via, From,
+    /// To, Call-ID and CSeq line, in message order; the other lines are not built.
+    pub(crate) fn reply_header_lines(&self) -> impl Iterator<Item = Header<'a>> + '_ {
+        (0..self.count as usize)
+            .filter(move |&i| {
+                matches!(
+                    self.slots[i].id,
+                    HeaderId::Via
+                        | HeaderId::From
+                        | HeaderId::To
+                        | HeaderId::CallId
+                        | HeaderId::CSeq
+                )
+            })
+            .map(move |i| self.header_at(i))
+    }
+
     /// Number of lines of header `name`.
     pub fn header_line_count(&self, name: HeaderName<'_>) -> usize {
         self.headers_named(name).count()
@@ -371,6 +409,15 @@ impl<'a> Message<'a> {
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, ParseError>> + '_ {
         self.headers_named(HeaderName::Via)
             .flat_map(CommaSplit::new)
+            .map(move |v| Via::parse(v).map_err(|_| self.err(K::BadHeaderValue, "Via", v)))
+    }
+
+    /// Every Via value after the topmost one, as [`Message::vias`] yields them (for a
+    /// caller that has the top one parsed already).
+    pub(crate) fn vias_after_top(&self) -> impl Iterator<Item = Result<Via<'a>, ParseError>> + '_ {
+        self.headers_named(HeaderName::Via)
+            .flat_map(CommaSplit::new)
+            .skip(1)
             .map(move |v| Via::parse(v).map_err(|_| self.err(K::BadHeaderValue, "Via", v)))
     }
 
@@ -750,6 +797,40 @@ mod tests {
             parse(&msg_with("")).unwrap().from_tag(),
             Ok(Some(&b"f1"[..]))
         );
+    }
+
+    #[test]
+    fn reply_header_lines_and_header_lines_filter_the_index() {
+        let b = msg_with(
+            "v: SIP/2.0/UDP h;branch=z9hG4bKa\r\nRoute: <sip:p1>\r\nTo: <sip:b@c>\r\n\
+             Via: SIP/2.0/UDP g\r\nX-Route: 1\r\nROUTE: <sip:p2>\r\n",
+        );
+        let m = parse(&b).unwrap();
+        let want: Vec<_> = m
+            .headers()
+            .filter(|h| {
+                matches!(
+                    h.name,
+                    HeaderName::Via
+                        | HeaderName::From
+                        | HeaderName::To
+                        | HeaderName::CallId
+                        | HeaderName::CSeq
+                )
+            })
+            .collect();
+        assert_eq!(want.len(), 6);
+        assert_eq!(m.reply_header_lines().collect::<Vec<_>>(), want);
+        for name in [
+            HeaderName::Route,
+            HeaderName::Via,
+            HeaderName::Other(b"X-Route"),
+        ] {
+            let want: Vec<_> = m.headers().filter(|h| h.name == name).collect();
+            assert!(!want.is_empty());
+            assert_eq!(m.header_lines(name).collect::<Vec<_>>(), want, "{name:?}");
+        }
+        assert_eq!(m.header_lines(HeaderName::Expires).count(), 0);
     }
 
     #[test]

@@ -86,7 +86,10 @@ pub use parse::{parse, parse_for_reply, MAX_HEAD};
 pub use response::{write_response, Reply};
 pub use scan::{unquote, Params};
 pub use uri::{uri_eq, BadUri, Host, Scheme, Uri};
-pub use validate::{check_proxy_require, validate_request, validate_response, Rejection};
+pub use validate::{
+    check_proxy_require, check_request, validate_request, validate_response, CheckedRequest,
+    Rejection, RequestHead,
+};
 pub use via::{BadVia, RPort, Transport, Via, BRANCH_MAGIC_COOKIE};
 pub(crate) use writer::{push_decimal, push_ip};
 pub use writer::{Edits, NewVia, WriteError, MAX_EDITS};

@@ -155,7 +155,7 @@ fn fill<'a>(msg: &mut Message<'a>, buf: &'a [u8], lenient: bool) -> Result<(), P
         let rest = &buf[pos..];
         // Known names (nearly every line) are found with one 16-byte compare and one hash
         // probe; anything else takes the byte-class scan, which decides the same way.
-        let (name_len, mut i, known) = match HeaderId::known_name_at(rest) {
+        let (name_len, mut i, known) = match known_name(rest) {
             Some((len, colon, id)) => (len, colon, Some(id)),
             None => {
                 let (name_len, i) = match name_and_colon(rest) {
@@ -262,6 +262,24 @@ fn fill<'a>(msg: &mut Message<'a>, buf: &'a [u8], lenient: bool) -> Result<(), P
     };
     msg.len = body_end as u32;
     Ok(())
+}
+
+/// Bytes `HeaderId::known_name_at` reads from a line (it declines shorter input).
+const NAME_WINDOW: usize = 24;
+
+/// `HeaderId::known_name_at`, also for a line that starts fewer than [`NAME_WINDOW`]
+/// bytes before the end of the datagram (the last header, usually `Content-Length: 0`):
+/// such a line is copied into a zero-padded window first. The answer depends only on the
+/// bytes up to the ':' (found among the line's own bytes: the padding holds none), so it is
+/// the answer the same line gets in a longer datagram.
+#[inline(always)]
+fn known_name(rest: &[u8]) -> Option<(usize, usize, HeaderId)> {
+    if rest.len() >= NAME_WINDOW {
+        return HeaderId::known_name_at(rest);
+    }
+    let mut w = [0u8; NAME_WINDOW];
+    w[..rest.len()].copy_from_slice(rest);
+    HeaderId::known_name_at(&w)
 }
 
 /// The general path for a header line's `name *(SP/HTAB) ":"`, kept out of the framing
@@ -429,6 +447,42 @@ mod tests {
             parse(&request(&[name], b"")).unwrap_err().kind,
             K::BadHeaderLine
         );
+    }
+
+    #[test]
+    fn last_lines_get_the_ids_they_get_in_a_longer_datagram() {
+        for tail in [
+            "Content-Length: 0\r\n",
+            "l: 0\r\n",
+            "CONTENT-LENGTH : 0\r\n",
+            "Content-Length\t:\t0\r\n",
+            "Content-Lengthy: 0\r\nl: 0\r\n",
+            "Contact: <sip:a@b>\r\nl: 0\r\n",
+            "To: <sip:b@c>\r\nv: SIP/2.0/UDP h\r\nl:0\r\n",
+            "X: 1\r\nl: 0\r\n",
+            "Content-L: 0\r\nl: 0\r\n",
+        ] {
+            let short = format!("OPTIONS sip:a@b SIP/2.0\r\n{tail}\r\n");
+            // The same message followed by bytes past its body (RFC 4475 dblreq): every
+            // line is then at least 24 bytes from the end of the datagram.
+            let long = format!("{short}{}", "x".repeat(32));
+            let (s, l) = (
+                parse(short.as_bytes()).unwrap(),
+                parse(long.as_bytes()).unwrap(),
+            );
+            assert_eq!(s.header_count(), l.header_count(), "{tail}");
+            for (a, b) in s.headers().zip(l.headers()) {
+                assert_eq!(
+                    (a.name, a.value, a.line),
+                    (b.name, b.value, b.line),
+                    "{tail}"
+                );
+            }
+            assert_eq!(
+                s.header(crate::sip::HeaderName::ContentLength),
+                Some(&b"0"[..])
+            );
+        }
     }
 
     #[test]
