@@ -13,7 +13,8 @@
 #      from before [registrar] db_path) PERF=file (perf record -g the proxy; PERF_FREQ Hz,
 #      2000) PERF=x PSTAT=file (perf stat of syscalls, context switches, hrtimers, page
 #      faults instead) SHOWOUT=1 GEN=sipp (sipp UAC and UAS instead of `ringlet load`,
-#      calls only; WARM=s runs the load that long, unmeasured, first)
+#      calls only; WARM=s runs the load that long, unmeasured, first) THP=true ([runtime]
+#      transparent_huge_pages) RECV_BUFFERS ([runtime] recv_buffers, 1024)
 set -euo pipefail
 SIDE=$1
 RINGLET=${RINGLET:-target/release/ringlet}
@@ -48,6 +49,7 @@ workers = ${WORKERS:-1}
 cores = "none"
 coalesce_us = ${COALESCE_US:-200}
 transparent_huge_pages = ${THP:-false}
+recv_buffers = ${RECV_BUFFERS:-1024}
 [files]
 table = "$tmp/ringlet.table"
 $(if [ -n "${OLDCFG:-}" ]; then echo "registrations = \"$tmp/registrations.db\""; else printf '[registrar]\ndb_path = "%s"' "$tmp/registrations.db"; fi)
